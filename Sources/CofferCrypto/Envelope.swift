@@ -1,0 +1,106 @@
+import Crypto
+import Foundation
+
+/// AES-256-GCM envelope: the one ciphertext format Coffer stores.
+///
+/// Layout: `format (1 byte, 0x01) ‖ key version (4 bytes, big-endian) ‖ nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`.
+///
+/// Guarantees:
+/// - Every envelope names the key version that sealed it, so older envelopes keep opening after a rotation.
+/// - The header (format and key version) is authenticated together with the caller's associated data: changing
+///   any byte of the envelope, or opening it with other associated data (for example after copying it onto
+///   another record), fails with ``CryptoError/Code-swift.struct/integrityCheckFailed`` and yields no plaintext.
+/// - A fresh random 96-bit nonce is drawn for every seal.
+public enum Envelope {
+    /// The format byte written by this version.
+    public static let formatVersion: UInt8 = 0x01
+    /// Bytes an envelope adds to its plaintext.
+    public static let overhead = headerSize + 12 + 16
+    static let headerSize = 1 + 4
+
+    /// Seals `plaintext` with a 256-bit `key`, naming `keyVersion` in the header and binding `associatedData`.
+    public static func seal(
+        _ plaintext: some DataProtocol,
+        using key: SymmetricKey,
+        keyVersion: UInt32,
+        authenticating associatedData: some DataProtocol
+    ) throws(CryptoError) -> [UInt8] {
+        try seal(plaintext, using: key, keyVersion: keyVersion, nonce: AES.GCM.Nonce(), authenticating: associatedData)
+    }
+
+    /// Seals with a caller-chosen nonce. Only for known-answer tests: reusing a nonce under one key breaks GCM.
+    public static func seal(
+        _ plaintext: some DataProtocol,
+        using key: SymmetricKey,
+        keyVersion: UInt32,
+        nonce: AES.GCM.Nonce,
+        authenticating associatedData: some DataProtocol
+    ) throws(CryptoError) -> [UInt8] {
+        guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
+        let header = self.header(keyVersion: keyVersion)
+        let aad = header + Array(associatedData)
+        let box: AES.GCM.SealedBox
+        do {
+            box = try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: aad)
+        } catch {
+            throw CryptoError(.invalidKey)
+        }
+        var out = header
+        out.reserveCapacity(overhead + plaintext.count)
+        out.append(contentsOf: box.nonce)
+        out.append(contentsOf: box.ciphertext)
+        out.append(contentsOf: box.tag)
+        return out
+    }
+
+    /// The key version named in an envelope's header. The header is not yet authenticated: use this only to
+    /// choose the key for ``open(_:using:authenticating:)``, which authenticates it.
+    public static func keyVersion(of envelope: some DataProtocol) throws(CryptoError) -> UInt32 {
+        guard envelope.count >= overhead else { throw CryptoError(.malformedCiphertext) }
+        var iterator = envelope.makeIterator()
+        guard iterator.next() == formatVersion else { throw CryptoError(.malformedCiphertext) }
+        var version: UInt32 = 0
+        for _ in 0..<4 { version = version << 8 | UInt32(iterator.next()!) }
+        return version
+    }
+
+    /// Opens an envelope with the key its header names.
+    ///
+    /// - Parameter key: returns the key for a version, or `nil` if there is none
+    ///   (``CryptoError/Code-swift.struct/unknownKeyVersion``).
+    /// - Throws: ``CryptoError/Code-swift.struct/integrityCheckFailed`` if any byte or the associated data differs
+    ///   from what was sealed; nothing is returned in that case.
+    public static func open(
+        _ envelope: some DataProtocol,
+        using key: (UInt32) throws -> SymmetricKey?,
+        authenticating associatedData: some DataProtocol
+    ) throws -> [UInt8] {
+        let bytes = Array(envelope)
+        let version = try keyVersion(of: bytes)
+        guard let symmetricKey = try key(version) else { throw CryptoError(.unknownKeyVersion) }
+        return try open(bytes, using: symmetricKey, authenticating: associatedData)
+    }
+
+    /// Opens an envelope with one key (whatever version the header names; the header is still authenticated).
+    public static func open(
+        _ envelope: some DataProtocol,
+        using key: SymmetricKey,
+        authenticating associatedData: some DataProtocol
+    ) throws(CryptoError) -> [UInt8] {
+        let bytes = Array(envelope)
+        _ = try keyVersion(of: bytes)
+        guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
+        let aad = bytes[0..<headerSize] + Array(associatedData)
+        do {
+            let box = try AES.GCM.SealedBox(combined: bytes[headerSize...])
+            return Array(try AES.GCM.open(box, using: key, authenticating: aad))
+        } catch {
+            throw CryptoError(.integrityCheckFailed)
+        }
+    }
+
+    static func header(keyVersion: UInt32) -> [UInt8] {
+        [formatVersion, UInt8(keyVersion >> 24), UInt8(keyVersion >> 16 & 0xFF), UInt8(keyVersion >> 8 & 0xFF),
+         UInt8(keyVersion & 0xFF)]
+    }
+}

@@ -1,0 +1,50 @@
+import Crypto
+import Foundation
+
+/// Generation and text encoding of 256-bit keys.
+///
+/// Keys live in `SymmetricKey`, whose storage swift-crypto zeroes when it is released.
+public enum KeyMaterial {
+    /// A fresh random 256-bit key from the system's secure generator.
+    public static func generate() -> SymmetricKey { SymmetricKey(size: .bits256) }
+
+    /// `count` random bytes from the system's secure generator.
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// Parses a 32-byte key written as base64 or url-safe base64, padded or not (a Fernet key, the output of
+    /// `secrets.token_urlsafe(32)`, or `openssl rand -base64 32`). Surrounding white space is ignored.
+    ///
+    /// - Throws: ``CryptoError/Code-swift.struct/invalidKey`` if the text is not base64 or does not decode to
+    ///   exactly 32 bytes.
+    public static func parseKey(_ text: String) throws(CryptoError) -> SymmetricKey {
+        guard let bytes = Base64.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32
+        else { throw CryptoError(.invalidKey) }
+        return SymmetricKey(data: bytes)
+    }
+
+    /// The url-safe, padded base64 text of a key: the form a Fernet key takes, and the form `parseKey` reads.
+    public static func encode(_ key: SymmetricKey) -> String {
+        key.withUnsafeBytes { Base64.encode(Array($0), urlSafe: true, padded: true) }
+    }
+
+    /// A short, non-secret identifier of a key (first 8 bytes of an HKDF output, hex). Two keys share an
+    /// identifier only by chance (2^-64); the identifier reveals nothing usable about the key.
+    public static func fingerprint(_ key: SymmetricKey) -> String {
+        let derived = KeyDerivation.hkdf(key, purpose: "coffer:key-fingerprint")
+        return derived.withUnsafeBytes { $0.prefix(8).map { String(format: "%02x", $0) }.joined() }
+    }
+}
+
+/// Constant-time comparison of byte strings.
+public enum ConstantTime {
+    /// `true` when `a` and `b` are equal. Time depends only on the lengths, never on where they differ.
+    public static func equals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for (x, y) in zip(a, b) { diff |= x ^ y }
+        return diff == 0
+    }
+}

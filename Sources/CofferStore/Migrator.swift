@@ -1,0 +1,152 @@
+import Foundation
+import SQLKit
+
+/// Versioned schema migrations, applied in order inside one write transaction each.
+///
+/// Applied versions are recorded in `schema_migrations`; a database whose recorded version is newer than this
+/// build's is refused rather than touched.
+public enum Migrator {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let statements: @Sendable (SQLDialectKind) -> [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "initial schema") { dialect in
+            [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    username TEXT NOT NULL UNIQUE,
+                    password_hash TEXT NOT NULL,
+                    is_admin BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    password_changed_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE workspaces (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE memberships (
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    role TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, user_id)
+                )
+                """,
+                "CREATE INDEX memberships_by_user ON memberships(user_id)",
+                """
+                CREATE TABLE workspace_keys (
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    version INTEGER NOT NULL,
+                    wrapped_key \(dialect.blob) NOT NULL,
+                    provider TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, version)
+                )
+                """,
+                """
+                CREATE TABLE secrets (
+                    id TEXT PRIMARY KEY,
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    name TEXT NOT NULL,
+                    secret_type TEXT NOT NULL,
+                    usage TEXT,
+                    rotation_policy TEXT NOT NULL,
+                    last_rotated_at BIGINT,
+                    rotation_due_at BIGINT,
+                    tags TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    is_active BOOLEAN NOT NULL,
+                    current_version INTEGER NOT NULL,
+                    created_by_user_id TEXT,
+                    updated_by_user_id TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    deleted_at BIGINT
+                )
+                """,
+                "CREATE UNIQUE INDEX secrets_live_name ON secrets(workspace_id, name) WHERE deleted_at IS NULL",
+                "CREATE INDEX secrets_by_workspace ON secrets(workspace_id, name, id)",
+                """
+                CREATE TABLE secret_versions (
+                    secret_id TEXT NOT NULL REFERENCES secrets(id),
+                    version INTEGER NOT NULL,
+                    ciphertext \(dialect.blob) NOT NULL,
+                    dek_version INTEGER NOT NULL,
+                    created_by TEXT,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (secret_id, version)
+                )
+                """,
+                """
+                CREATE TABLE secret_audits (
+                    seq BIGINT PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    workspace_id TEXT,
+                    secret_id TEXT,
+                    action TEXT NOT NULL,
+                    user_id TEXT,
+                    ip_address TEXT,
+                    user_agent TEXT,
+                    request_id TEXT,
+                    details TEXT NOT NULL,
+                    success BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    mac \(dialect.blob) NOT NULL
+                )
+                """,
+                "CREATE INDEX secret_audits_by_secret ON secret_audits(secret_id, seq)",
+                "CREATE INDEX secret_audits_by_workspace ON secret_audits(workspace_id, seq)",
+                """
+                CREATE TABLE coffer_meta (
+                    key TEXT PRIMARY KEY,
+                    value \(dialect.blob) NOT NULL
+                )
+                """,
+            ]
+        }
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int { migrations.last!.version }
+
+    static func migrate(_ database: any CofferDatabase) async throws {
+        try await database.write { db in
+            try await db.exec(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+        }
+        let applied = try await database.read { db in
+            try await db.raw("SELECT MAX(version) AS v FROM schema_migrations").first(decodingColumn: "v", as: Int?.self)
+                ?? nil
+        } ?? 0
+        guard applied <= latestVersion else {
+            throw StoreError(
+                .schemaTooNew,
+                "The database schema is version \(applied), newer than this build of Coffer knows (\(latestVersion)). "
+                    + "Run a newer coffer.")
+        }
+        for migration in migrations where migration.version > applied {
+            try await database.write { db in
+                for statement in migration.statements(database.dialect) {
+                    try await db.exec(SQLQueryString(statement))
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await db.exec(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+
+// Rows as stored. Times are milliseconds since the Unix epoch; JSON columns hold encoded text.
+
+/// An account. `passwordHash` is a bcrypt hash; it never leaves the core.
+public struct UserRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var username: String
+    public var passwordHash: String
+    public var isAdmin: Bool
+    public var createdAt: Int64
+    public var passwordChangedAt: Int64
+
+    public init(id: String, username: String, passwordHash: String, isAdmin: Bool, createdAt: Int64) {
+        self.id = id
+        self.username = username
+        self.passwordHash = passwordHash
+        self.isAdmin = isAdmin
+        self.createdAt = createdAt
+        self.passwordChangedAt = createdAt
+    }
+}
+
+public struct WorkspaceRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var createdBy: String
+    public var createdAt: Int64
+
+    public init(id: String, name: String, createdBy: String, createdAt: Int64) {
+        self.id = id
+        self.name = name
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+}
+
+/// A member of a workspace, joined with the user's name.
+public struct MemberRecord: Codable, Sendable, Equatable {
+    public var userId: String
+    public var username: String
+    public var role: String
+    public var createdAt: Int64
+}
+
+/// A workspace data key, wrapped by a key provider. `state` is `active` for the version new writes use.
+public struct WorkspaceKeyRecord: Codable, Sendable, Equatable {
+    public var workspaceId: String
+    public var version: Int
+    public var wrappedKey: Data
+    public var provider: String
+    public var keyId: String
+    public var state: String
+    public var createdAt: Int64
+
+    public init(
+        workspaceId: String, version: Int, wrappedKey: Data, provider: String, keyId: String, state: String,
+        createdAt: Int64
+    ) {
+        self.workspaceId = workspaceId
+        self.version = version
+        self.wrappedKey = wrappedKey
+        self.provider = provider
+        self.keyId = keyId
+        self.state = state
+        self.createdAt = createdAt
+    }
+}
+
+/// A secret's metadata (seed 004's columns). The value lives in `SecretVersionRecord`s.
+public struct SecretRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var workspaceId: String
+    public var name: String
+    public var secretType: String
+    public var usage: String?
+    public var rotationPolicy: String
+    public var lastRotatedAt: Int64?
+    public var rotationDueAt: Int64?
+    public var tags: String
+    public var metadata: String
+    public var isActive: Bool
+    public var currentVersion: Int
+    public var createdByUserId: String?
+    public var updatedByUserId: String?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var deletedAt: Int64?
+
+    public init(
+        id: String, workspaceId: String, name: String, secretType: String, usage: String?, rotationPolicy: String,
+        lastRotatedAt: Int64?, rotationDueAt: Int64?, tags: String, metadata: String, isActive: Bool,
+        currentVersion: Int, createdByUserId: String?, updatedByUserId: String?, createdAt: Int64, updatedAt: Int64,
+        deletedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.workspaceId = workspaceId
+        self.name = name
+        self.secretType = secretType
+        self.usage = usage
+        self.rotationPolicy = rotationPolicy
+        self.lastRotatedAt = lastRotatedAt
+        self.rotationDueAt = rotationDueAt
+        self.tags = tags
+        self.metadata = metadata
+        self.isActive = isActive
+        self.currentVersion = currentVersion
+        self.createdByUserId = createdByUserId
+        self.updatedByUserId = updatedByUserId
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deletedAt = deletedAt
+    }
+}
+
+/// One encrypted value of a secret. `ciphertext` is an envelope naming `dekVersion`.
+public struct SecretVersionRecord: Codable, Sendable, Equatable {
+    public var secretId: String
+    public var version: Int
+    public var ciphertext: Data
+    public var dekVersion: Int
+    public var createdBy: String?
+    public var createdAt: Int64
+
+    public init(secretId: String, version: Int, ciphertext: Data, dekVersion: Int, createdBy: String?, createdAt: Int64) {
+        self.secretId = secretId
+        self.version = version
+        self.ciphertext = ciphertext
+        self.dekVersion = dekVersion
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+}
+
+/// One audit record (seed 004's fields plus workspace, request id, sequence and chain MAC).
+public struct AuditRecord: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var id: String
+    public var workspaceId: String?
+    public var secretId: String?
+    public var action: String
+    public var userId: String?
+    public var ipAddress: String?
+    public var userAgent: String?
+    public var requestId: String?
+    public var details: String
+    public var success: Bool
+    public var createdAt: Int64
+    public var mac: Data
+
+    public init(
+        seq: Int64, id: String, workspaceId: String?, secretId: String?, action: String, userId: String?,
+        ipAddress: String?, userAgent: String?, requestId: String?, details: String, success: Bool, createdAt: Int64,
+        mac: Data
+    ) {
+        self.seq = seq
+        self.id = id
+        self.workspaceId = workspaceId
+        self.secretId = secretId
+        self.action = action
+        self.userId = userId
+        self.ipAddress = ipAddress
+        self.userAgent = userAgent
+        self.requestId = requestId
+        self.details = details
+        self.success = success
+        self.createdAt = createdAt
+        self.mac = mac
+    }
+}
