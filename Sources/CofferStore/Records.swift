@@ -41,6 +41,13 @@ public struct MemberRecord: Codable, Sendable, Equatable {
     public var username: String
     public var role: String
     public var createdAt: Int64
+
+    public init(userId: String, username: String, role: String, createdAt: Int64) {
+        self.userId = userId
+        self.username = username
+        self.role = role
+        self.createdAt = createdAt
+    }
 }
 
 /// A workspace data key, wrapped by a key provider. `state` is `active` for the version new writes use.

@@ -1,0 +1,106 @@
+import CofferCrypto
+import CofferKeys
+import CofferStore
+import Crypto
+import Foundation
+import Logging
+import NIOPosix
+
+/// Settings the domain reads (the server fills them from flags and environment).
+public struct CofferSettings: Sendable {
+    /// Access-token lifetime (`JWT_EXPIRE_MINUTES`, default 15).
+    public var jwtExpireMinutes = 15
+    /// Whether anyone may register after the first user (`COFFER_ALLOW_SIGNUP`, default false).
+    public var allowSignup = false
+    /// Largest secret value in bytes (`COFFER_MAX_SECRET_BYTES`, default 64 KiB).
+    public var maxSecretBytes = 65_536
+    /// Policy for secrets created without one (`SECRET_ROTATION_DAYS`, default manual).
+    public var defaultRotationPolicy = RotationPolicy.manual
+    /// bcrypt cost for new password hashes (12, as seed 001).
+    public var bcryptCost: UInt8 = 12
+
+    public init() {}
+}
+
+/// The assembled domain: one database, one keyring, one audit log, and the services over them.
+///
+/// `open` refuses to start with a master key other than the one the data was written with: it unwraps the
+/// stored instance key (an authenticated-encryption check value), so a wrong key is reported at start-up, never
+/// at the first read.
+public final class Coffer: Sendable {
+    public let database: any CofferDatabase
+    public let keyring: Keyring
+    public let accounts: AccountService
+    public let workspaces: WorkspaceService
+    public let secrets: SecretService
+    let audit: AuditLog
+    private let hashingPool: NIOThreadPool
+
+    static let instanceKeyName = "instance_key"
+    static let instanceKeyContext = "coffer:instance-key"
+
+    private init(
+        database: any CofferDatabase, keyring: Keyring, audit: AuditLog, accounts: AccountService,
+        workspaces: WorkspaceService, secrets: SecretService, hashingPool: NIOThreadPool
+    ) {
+        self.database = database
+        self.keyring = keyring
+        self.audit = audit
+        self.accounts = accounts
+        self.workspaces = workspaces
+        self.secrets = secrets
+        self.hashingPool = hashingPool
+    }
+
+    public static func open(
+        database: any CofferDatabase, provider: any KeyProvider, jwtKey: SymmetricKey,
+        settings: CofferSettings = CofferSettings(), clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> Coffer {
+        let keyring = Keyring(provider: provider)
+        let instanceKey = try await loadInstanceKey(database: database, keyring: keyring)
+        let audit = AuditLog(
+            database: database, macKey: KeyDerivation.hkdf(instanceKey, purpose: "coffer:audit-chain:v1"), clock: clock)
+        let hashingPool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))
+        hashingPool.start()
+        let accounts = AccountService(
+            database: database, jwtKey: jwtKey, settings: settings, clock: clock, hashingPool: hashingPool)
+        let workspaces = WorkspaceService(database: database, keyring: keyring, audit: audit, clock: clock)
+        let secrets = SecretService(
+            database: database, keyring: keyring, audit: audit, access: workspaces, settings: settings, clock: clock)
+        return Coffer(
+            database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,
+            secrets: secrets, hashingPool: hashingPool)
+    }
+
+    /// Reads (or on first start creates) the instance key; failure to unwrap it means the wrong master key.
+    private static func loadInstanceKey(database: any CofferDatabase, keyring: Keyring) async throws -> SymmetricKey {
+        let meta = MetaRepository()
+        let provider = keyring.provider
+        if let wrapped = try await database.read({ try await meta.get(instanceKeyName, on: $0) }) {
+            do {
+                return try await provider.unwrap(wrapped, context: instanceKeyContext)
+            } catch {
+                throw KeyError(
+                    .wrongKey,
+                    "The configured master key is not the key this data was written with (\(provider.keyID)). "
+                        + "Start with the original COFFER_MASTER_KEY or master.key; to change keys, give the old one "
+                        + "as COFFER_PREVIOUS_MASTER_KEY.")
+            }
+        }
+        let instanceKey = KeyMaterial.generate()
+        let wrapped = try await keyring.wrap(instanceKey, context: instanceKeyContext)
+        try await database.write { db in try await meta.set(instanceKeyName, wrapped, on: db) }
+        return instanceKey
+    }
+
+    /// Whether the store answers and the key provider can wrap and unwrap.
+    public func isHealthy() async -> Bool {
+        guard (try? await database.read({ try await UserRepository().count(on: $0) })) != nil else { return false }
+        return await keyring.provider.checkHealth()
+    }
+
+    public func close() async {
+        try? await hashingPool.shutdownGracefully()
+        await database.close()
+    }
+}

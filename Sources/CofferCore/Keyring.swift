@@ -1,0 +1,121 @@
+import CofferCrypto
+import CofferKeys
+import CofferStore
+import Crypto
+import Foundation
+import SQLKit
+import Synchronization
+
+/// The barrier: every encryption and decryption of stored data passes through here, and nothing else in Coffer
+/// calls AES.
+///
+/// Guarantees:
+/// - Each workspace has its own random 256-bit data key (DEK), stored only wrapped by the key provider, bound to
+///   `coffer:dek:<workspace>:<version>`; nothing decrypts across workspaces.
+/// - A secret value is sealed with its workspace's active DEK and the associated data
+///   `coffer:secret:<workspace>:<secret>:<version>`: a ciphertext altered by one byte, or moved onto another
+///   secret, version or workspace, fails with `integrity_check_failed` and yields no plaintext.
+/// - Unwrapped DEKs are cached in memory (bounded); `SymmetricKey` zeroes its storage when released.
+public final class Keyring: Sendable {
+    public let provider: any KeyProvider
+    private let keys = KeyRepository()
+    private let cache = Mutex<[String: SymmetricKey]>([:])
+    private let cacheCapacity: Int
+
+    public init(provider: any KeyProvider, cacheCapacity: Int = 10_000) {
+        self.provider = provider
+        self.cacheCapacity = cacheCapacity
+    }
+
+    static func dekContext(workspaceID: String, version: Int) -> String { "coffer:dek:\(workspaceID):\(version)" }
+
+    static func secretAAD(workspaceID: String, secretID: String, version: Int) -> [UInt8] {
+        Array("coffer:secret:\(workspaceID):\(secretID):\(version)".utf8)
+    }
+
+    /// Creates and stores a new random DEK version for a workspace, wrapped by the provider.
+    func createWorkspaceKey(workspaceID: String, version: Int, at time: Date, on db: any SQLDatabase) async throws {
+        let dek = KeyMaterial.generate()
+        let wrapped = try await wrap(dek, context: Self.dekContext(workspaceID: workspaceID, version: version))
+        try await keys.insert(
+            WorkspaceKeyRecord(
+                workspaceId: workspaceID, version: version, wrappedKey: wrapped, provider: provider.name,
+                keyId: provider.keyID, state: "active", createdAt: time.millis),
+            on: db)
+        remember(dek, workspaceID: workspaceID, version: version)
+    }
+
+    /// Seals a value for a secret version with the workspace's active DEK; returns the envelope and DEK version.
+    func seal(
+        _ value: String, workspaceID: String, secretID: String, version: Int, on db: any SQLDatabase
+    ) async throws -> (ciphertext: Data, dekVersion: Int) {
+        guard let record = try await keys.active(workspaceID: workspaceID, on: db) else {
+            throw CofferError(.internalError, "The workspace has no active data key.")
+        }
+        let dek = try await dataKey(record)
+        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: secretID, version: version)
+        let envelope = try Envelope.seal(
+            Array(value.utf8), using: dek, keyVersion: UInt32(record.version), authenticating: aad)
+        return (Data(envelope), record.version)
+    }
+
+    /// Opens a stored secret version.
+    /// - Throws: `integrity_check_failed` if the ciphertext, its DEK or its binding to workspace, secret and
+    ///   version does not authenticate.
+    func open(_ stored: SecretVersionRecord, workspaceID: String, on db: any SQLDatabase) async throws -> String {
+        let integrityError = CofferError(
+            .integrityCheckFailed, "The stored value failed its integrity check; it was not returned.")
+        guard let named = try? Envelope.keyVersion(of: stored.ciphertext), Int(named) == stored.dekVersion else {
+            throw integrityError
+        }
+        let dek: SymmetricKey
+        if let cached = cached(workspaceID: workspaceID, version: stored.dekVersion) {
+            dek = cached
+        } else {
+            guard let record = try await keys.find(workspaceID: workspaceID, version: stored.dekVersion, on: db) else {
+                throw integrityError
+            }
+            do {
+                dek = try await dataKey(record)
+            } catch let error as KeyError where error.code == .unwrapFailed {
+                throw integrityError
+            }
+        }
+        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
+        do {
+            let plaintext = try Envelope.open(stored.ciphertext, using: dek, authenticating: aad)
+            guard let text = String(validating: plaintext, as: UTF8.self) else { throw integrityError }
+            return text
+        } catch {
+            throw integrityError
+        }
+    }
+
+    /// Wraps an instance-level key (audit MAC key) under the provider.
+    func wrap(_ key: SymmetricKey, context: String) async throws -> Data {
+        do {
+            return try await provider.wrap(key, context: context)
+        } catch let error as KeyError {
+            throw CofferError(.keyProviderUnavailable, error.publicMessage)
+        }
+    }
+
+    private func dataKey(_ record: WorkspaceKeyRecord) async throws -> SymmetricKey {
+        if let cached = cached(workspaceID: record.workspaceId, version: record.version) { return cached }
+        let dek = try await provider.unwrap(
+            record.wrappedKey, context: Self.dekContext(workspaceID: record.workspaceId, version: record.version))
+        remember(dek, workspaceID: record.workspaceId, version: record.version)
+        return dek
+    }
+
+    private func cached(workspaceID: String, version: Int) -> SymmetricKey? {
+        cache.withLock { $0["\(workspaceID):\(version)"] }
+    }
+
+    private func remember(_ key: SymmetricKey, workspaceID: String, version: Int) {
+        cache.withLock { cache in
+            if cache.count >= cacheCapacity { cache.removeAll(keepingCapacity: true) }
+            cache["\(workspaceID):\(version)"] = key
+        }
+    }
+}

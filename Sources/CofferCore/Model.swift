@@ -1,0 +1,129 @@
+import Foundation
+
+/// A workspace role. Each role includes the permissions of the ones before it.
+public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
+    case reader, writer, admin, owner
+
+    var rank: Int {
+        switch self {
+        case .reader: 0
+        case .writer: 1
+        case .admin: 2
+        case .owner: 3
+        }
+    }
+
+    public static func < (a: Role, b: Role) -> Bool { a.rank < b.rank }
+
+    /// Whether this role grants `permission`.
+    public func allows(_ permission: Permission) -> Bool { self >= permission.minimumRole }
+}
+
+/// What an operation needs from the caller's role.
+public enum Permission: Sendable {
+    /// List secrets, read metadata and values.
+    case read
+    /// Create, update, rotate and delete secrets.
+    case write
+    /// Manage members, read audit records.
+    case administer
+
+    var minimumRole: Role {
+        switch self {
+        case .read: .reader
+        case .write: .writer
+        case .administer: .admin
+        }
+    }
+}
+
+/// Seed 004's secret types. `database_cred` is accepted as an alias of `database_credential`.
+public enum SecretType: String, Sendable, CaseIterable {
+    case apiKey = "api_key"
+    case databaseCredential = "database_credential"
+    case oauthToken = "oauth_token"
+    case sshKey = "ssh_key"
+    case certificate
+    case password
+    case generic
+
+    public init?(parsing text: String) {
+        if text == "database_cred" {
+            self = .databaseCredential
+        } else {
+            self.init(rawValue: text)
+        }
+    }
+}
+
+/// Seed 004's rotation policies. An `auto_N_days` policy makes a secret due N days after its last rotation.
+public enum RotationPolicy: String, Sendable, CaseIterable {
+    case manual
+    case auto30Days = "auto_30_days"
+    case auto60Days = "auto_60_days"
+    case auto90Days = "auto_90_days"
+    case auto180Days = "auto_180_days"
+    case auto365Days = "auto_365_days"
+
+    /// Days between rotations; `nil` for `manual`.
+    public var days: Int? {
+        switch self {
+        case .manual: nil
+        case .auto30Days: 30
+        case .auto60Days: 60
+        case .auto90Days: 90
+        case .auto180Days: 180
+        case .auto365Days: 365
+        }
+    }
+
+    /// The policy for a number of days (`SECRET_ROTATION_DAYS`), if one matches.
+    public init?(days: Int) {
+        guard let policy = Self.allCases.first(where: { $0.days == days }) else { return nil }
+        self = policy
+    }
+
+    /// When a secret last rotated at `lastRotated` is due, or `nil` if it never is.
+    public func dueDate(after lastRotated: Date) -> Date? {
+        days.map { lastRotated.addingTimeInterval(TimeInterval($0) * 86_400) }
+    }
+}
+
+/// Audit actions (seed 004's, plus `listed` for denied list attempts).
+public enum AuditAction: String, Sendable, Codable, CaseIterable {
+    case created, accessed, updated, rotated, deleted, listed
+}
+
+/// Who is calling.
+public struct Principal: Sendable, Equatable {
+    public let userID: String
+
+    public init(userID: String) { self.userID = userID }
+}
+
+/// Where a request came from, for the audit trail.
+public struct RequestOrigin: Sendable {
+    public var ipAddress: String?
+    public var userAgent: String?
+    public var requestID: String?
+
+    public init(ipAddress: String? = nil, userAgent: String? = nil, requestID: String? = nil) {
+        self.ipAddress = ipAddress
+        self.userAgent = userAgent.map { String($0.prefix(512)) }
+        self.requestID = requestID
+    }
+}
+
+/// A page of results.
+public struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+    public let items: [Item]
+    public let total: Int
+    public let limit: Int
+    public let offset: Int
+}
+
+/// Milliseconds since the epoch, the unit the store keeps.
+extension Date {
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: TimeInterval(millis) / 1000) }
+}

@@ -1,0 +1,317 @@
+import CofferStore
+import Foundation
+import SQLKit
+
+/// Seed 004's secret management: create, list, read, update, rotate, delete, audit.
+///
+/// Guarantees:
+/// - A value is stored only as an envelope sealed by the ``Keyring``; it never appears in metadata, errors,
+///   audit records or logs.
+/// - Every change commits together with its audit record. A value is returned only after its `accessed` record
+///   is durable (fail-closed); if that write fails, the caller gets `audit_unavailable` and no value.
+/// - A value that fails its integrity check is never returned; the failure is audited.
+public final class SecretService: Sendable {
+    private let database: any CofferDatabase
+    private let keyring: Keyring
+    private let audit: AuditLog
+    private let access: WorkspaceService
+    private let settings: CofferSettings
+    private let clock: @Sendable () -> Date
+    private let secrets = SecretRepository()
+    private let auditRecords = AuditRepository()
+
+    init(
+        database: any CofferDatabase, keyring: Keyring, audit: AuditLog, access: WorkspaceService,
+        settings: CofferSettings, clock: @escaping @Sendable () -> Date
+    ) {
+        self.database = database
+        self.keyring = keyring
+        self.audit = audit
+        self.access = access
+        self.settings = settings
+        self.clock = clock
+    }
+
+    // MARK: Validation
+
+    static func validateName(_ name: String) throws {
+        guard let first = name.utf8.first, name.utf8.count <= 128,
+            first == UInt8(ascii: "_") || (first >= 65 && first <= 90) || (first >= 97 && first <= 122),
+            name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) })
+        else {
+            throw CofferError.validation(
+                "name must match [A-Za-z_][A-Za-z0-9_]* and be at most 128 characters (an environment variable name)")
+        }
+    }
+
+    func validateValue(_ value: String, field: String) throws {
+        guard !value.isEmpty else { throw CofferError.validation("\(field) must not be empty") }
+        guard value.utf8.count <= settings.maxSecretBytes else {
+            throw CofferError.validation("\(field) must be at most \(settings.maxSecretBytes) bytes")
+        }
+    }
+
+    static func parseType(_ text: String?) throws -> SecretType? {
+        guard let text else { return nil }
+        guard let type = SecretType(parsing: text) else {
+            throw CofferError.validation(
+                "secret_type must be one of " + SecretType.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return type
+    }
+
+    static func parsePolicy(_ text: String?) throws -> RotationPolicy? {
+        guard let text else { return nil }
+        guard let policy = RotationPolicy(rawValue: text) else {
+            throw CofferError.validation(
+                "rotation_policy must be one of " + RotationPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return policy
+    }
+
+    static func encodeTags(_ tags: [String]) throws -> String {
+        guard tags.count <= 50 else { throw CofferError.validation("at most 50 tags") }
+        for tag in tags where tag.isEmpty || tag.count > 64 || tag.contains(where: \.isNewline) {
+            throw CofferError.validation("each tag must be 1 to 64 characters on one line")
+        }
+        return JSONValue.array(tags.map(JSONValue.string)).jsonText
+    }
+
+    static func encodeMetadata(_ metadata: JSONValue) throws -> String {
+        guard case .object = metadata else { throw CofferError.validation("metadata must be a JSON object") }
+        let text = metadata.jsonText
+        guard text.utf8.count <= 16_384 else { throw CofferError.validation("metadata must be at most 16 KiB") }
+        return text
+    }
+
+    static func validateUsage(_ usage: String?) throws {
+        if let usage, usage.count > 1_000 { throw CofferError.validation("usage must be at most 1000 characters") }
+    }
+
+    // MARK: Operations
+
+    /// Creates a secret (version 1). Returns metadata, never the value.
+    public func create(
+        _ input: SecretCreate, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(.write, in: workspaceID, principal: principal, action: .created, origin: origin)
+        try Self.validateName(input.name)
+        try validateValue(input.value, field: "value")
+        try Self.validateUsage(input.usage)
+        let type = try Self.parseType(input.secretType) ?? .generic
+        let policy = try Self.parsePolicy(input.rotationPolicy) ?? settings.defaultRotationPolicy
+        let tags = try Self.encodeTags(input.tags ?? [])
+        let metadata = try Self.encodeMetadata(input.metadata ?? .object([:]))
+        let now = clock()
+        let record = SecretRecord(
+            id: UUID().uuidString.lowercased(), workspaceId: workspaceID, name: input.name, secretType: type.rawValue,
+            usage: input.usage, rotationPolicy: policy.rawValue, lastRotatedAt: now.millis,
+            rotationDueAt: policy.dueDate(after: now)?.millis, tags: tags, metadata: metadata, isActive: true,
+            currentVersion: 1, createdByUserId: principal.userID, updatedByUserId: principal.userID,
+            createdAt: now.millis, updatedAt: now.millis)
+        let value = input.value
+        try await database.write { db in
+            guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNameConflict, "A secret with that name already exists in this workspace.")
+            }
+            try await self.secrets.insert(record, on: db)
+            try await self.storeVersion(value, of: record, version: 1, by: principal, at: now, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .created, workspaceID: workspaceID, secretID: record.id, userID: principal.userID,
+                        origin: origin, details: ["name": .string(record.name), "version": .number(1)], success: true)
+                ], on: db)
+        }
+        return SecretMetadata(record)
+    }
+
+    /// A page of the workspace's secrets in name order (`limit` 1…1000).
+    public func list(
+        in workspaceID: String, limit: Int, offset: Int, by principal: Principal, origin: RequestOrigin
+    ) async throws -> Page<SecretMetadata> {
+        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+        _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
+        let (items, total) = try await database.read { db in
+            try await self.secrets.list(workspaceID: workspaceID, limit: limit, offset: offset, on: db)
+        }
+        return Page(items: items.map(SecretMetadata.init), total: total, limit: limit, offset: offset)
+    }
+
+    /// One secret's metadata.
+    public func metadata(
+        of secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(
+            .read, in: workspaceID, principal: principal, action: .accessed, secretID: secretID, origin: origin)
+        return SecretMetadata(try await find(secretID, in: workspaceID))
+    }
+
+    /// A secret's value (the current version, or `version`), released only after the access is durably audited.
+    public func value(
+        of secretID: String, in workspaceID: String, version: Int? = nil, by principal: Principal,
+        origin: RequestOrigin
+    ) async throws -> SecretValue {
+        _ = try await access.authorize(
+            .read, in: workspaceID, principal: principal, action: .accessed, secretID: secretID, origin: origin)
+        func event(_ success: Bool, _ details: [String: JSONValue]) -> AuditEvent {
+            AuditEvent(
+                action: .accessed, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                origin: origin, details: details, success: success)
+        }
+        let found = try await database.read { db in
+            try await self.secrets.findWithVersion(id: secretID, workspaceID: workspaceID, version: version, on: db)
+        }
+        guard let (secret, stored) = found else {
+            try await audit.appendDurably(event(false, ["reason": .string("not_found")]))
+            throw CofferError(.secretNotFound, version == nil ? "Secret not found." : "Secret or version not found.")
+        }
+        let plaintext: String
+        do {
+            plaintext = try await database.read { db in
+                try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
+            }
+        } catch let error as CofferError {
+            try await audit.appendDurably(
+                event(false, ["reason": .string(error.code.rawValue), "version": .number(Double(stored.version))]))
+            throw error
+        }
+        try await audit.appendDurably(event(true, ["version": .number(Double(stored.version))]))
+        return SecretValue(id: secret.id, name: secret.name, value: plaintext, version: stored.version)
+    }
+
+    /// Updates metadata and, if `value` is given, stores it as a new version.
+    public func update(
+        _ secretID: String, in workspaceID: String, with patch: SecretPatch, by principal: Principal,
+        origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(
+            .write, in: workspaceID, principal: principal, action: .updated, secretID: secretID, origin: origin)
+        if let value = patch.value { try validateValue(value, field: "value") }
+        try Self.validateUsage(patch.usage)
+        let type = try Self.parseType(patch.secretType)
+        let policy = try Self.parsePolicy(patch.rotationPolicy)
+        let tags = try patch.tags.map(Self.encodeTags)
+        let metadata = try patch.metadata.map(Self.encodeMetadata)
+        let now = clock()
+        return try await database.write { db in
+            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            var changed: [JSONValue] = []
+            if let type { record.secretType = type.rawValue; changed.append("secret_type") }
+            if let usage = patch.usage { record.usage = usage; changed.append("usage") }
+            if let tags { record.tags = tags; changed.append("tags") }
+            if let metadata { record.metadata = metadata; changed.append("metadata") }
+            if let active = patch.isActive { record.isActive = active; changed.append("is_active") }
+            if let policy {
+                record.rotationPolicy = policy.rawValue
+                record.rotationDueAt = policy.dueDate(after: Date(millis: record.lastRotatedAt ?? record.createdAt))?.millis
+                changed.append("rotation_policy")
+            }
+            if let value = patch.value {
+                record.currentVersion += 1
+                try await self.storeVersion(value, of: record, version: record.currentVersion, by: principal, at: now, on: db)
+                changed.append("value")
+            }
+            record.updatedByUserId = principal.userID
+            record.updatedAt = now.millis
+            try await self.secrets.update(record, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .updated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin,
+                        details: ["fields": .array(changed), "version": .number(Double(record.currentVersion))],
+                        success: true)
+                ], on: db)
+            return SecretMetadata(record)
+        }
+    }
+
+    /// Stores a new value as a new version and restarts the rotation period.
+    public func rotate(
+        _ secretID: String, in workspaceID: String, newValue: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(
+            .write, in: workspaceID, principal: principal, action: .rotated, secretID: secretID, origin: origin)
+        try validateValue(newValue, field: "new_value")
+        let now = clock()
+        return try await database.write { db in
+            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            record.currentVersion += 1
+            try await self.storeVersion(newValue, of: record, version: record.currentVersion, by: principal, at: now, on: db)
+            record.lastRotatedAt = now.millis
+            record.rotationDueAt = RotationPolicy(rawValue: record.rotationPolicy)?.dueDate(after: now)?.millis
+            record.updatedByUserId = principal.userID
+            record.updatedAt = now.millis
+            try await self.secrets.update(record, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .rotated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin, details: ["version": .number(Double(record.currentVersion))], success: true)
+                ], on: db)
+            return SecretMetadata(record)
+        }
+    }
+
+    /// Deletes a secret: it disappears from lists and its value can no longer be read.
+    public func delete(
+        _ secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws {
+        _ = try await access.authorize(
+            .write, in: workspaceID, principal: principal, action: .deleted, secretID: secretID, origin: origin)
+        let now = clock()
+        try await database.write { db in
+            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            record.deletedAt = now.millis
+            record.isActive = false
+            record.updatedByUserId = principal.userID
+            record.updatedAt = now.millis
+            try await self.secrets.update(record, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .deleted, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin, details: ["name": .string(record.name)], success: true)
+                ], on: db)
+        }
+    }
+
+    /// A secret's audit records, newest first (workspace admins and owners).
+    public func auditTrail(
+        of secretID: String, in workspaceID: String, limit: Int, by principal: Principal, origin: RequestOrigin
+    ) async throws -> [AuditEntryView] {
+        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        _ = try await access.authorize(
+            .administer, in: workspaceID, principal: principal, action: .listed, secretID: secretID, origin: origin)
+        return try await database.read { db in
+            try await self.auditRecords.forSecret(secretID, workspaceID: workspaceID, limit: limit, on: db)
+        }.map(AuditEntryView.init)
+    }
+
+    private func find(_ secretID: String, in workspaceID: String) async throws -> SecretRecord {
+        guard let record = try await database.read({ try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: $0) })
+        else { throw CofferError(.secretNotFound, "Secret not found.") }
+        return record
+    }
+
+    private func storeVersion(
+        _ value: String, of record: SecretRecord, version: Int, by principal: Principal, at time: Date,
+        on db: any SQLDatabase
+    ) async throws {
+        let (ciphertext, dekVersion) = try await keyring.seal(
+            value, workspaceID: record.workspaceId, secretID: record.id, version: version, on: db)
+        try await secrets.insertVersion(
+            SecretVersionRecord(
+                secretId: record.id, version: version, ciphertext: ciphertext, dekVersion: dekVersion,
+                createdBy: principal.userID, createdAt: time.millis),
+            on: db)
+    }
+}
