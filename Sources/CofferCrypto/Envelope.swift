@@ -38,13 +38,7 @@ public enum Envelope {
     ) throws(CryptoError) -> [UInt8] {
         guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
         let header = self.header(keyVersion: keyVersion)
-        let aad = header + Array(associatedData)
-        let box: AES.GCM.SealedBox
-        do {
-            box = try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: aad)
-        } catch {
-            throw CryptoError(.invalidKey)
-        }
+        let box = try gcmSeal(plaintext, using: key, nonce: nonce, authenticating: header + Array(associatedData))
         var out = header
         out.reserveCapacity(overhead + plaintext.count)
         out.append(contentsOf: box.nonce)
@@ -96,6 +90,17 @@ public enum Envelope {
             return Array(try AES.GCM.open(box, using: key, authenticating: aad))
         } catch {
             throw CryptoError(.integrityCheckFailed)
+        }
+    }
+
+    /// Plain AES-256-GCM, exposed to the tests for published known-answer vectors.
+    static func gcmSeal(
+        _ plaintext: some DataProtocol, using key: SymmetricKey, nonce: AES.GCM.Nonce, authenticating aad: [UInt8]
+    ) throws(CryptoError) -> AES.GCM.SealedBox {
+        do {
+            return try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: aad)
+        } catch {
+            throw CryptoError(.invalidKey)
         }
     }
 

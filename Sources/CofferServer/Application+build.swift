@@ -1,0 +1,94 @@
+import CofferCore
+import CofferKeys
+import CofferStore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the data directory, keys and database, and assembles the domain.
+///
+/// Refuses to start (with a message that says what to set) when the master key or JWT secret is missing in
+/// production, malformed, or not the key the data was written with.
+public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) async throws -> Coffer {
+    let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
+    try prepareDataDirectory(directory, logger: logger)
+    let loader = KeyLoader(environment: configuration.environment, dataDirectory: directory, logger: logger)
+    let (masterKey, masterSource) = try loader.masterKey()
+    let (jwtKey, _) = try loader.jwtSecret()
+    let provider = LocalKeyProvider(masterKey: masterKey)
+    logger.info("master key loaded", metadata: ["source": "\(masterSource)", "key_id": "\(provider.keyID)"])
+    let database = try await SQLiteDatabaseStore.open(
+        path: directory.appendingPathComponent("coffer.db").path, logger: logger)
+    do {
+        return try await Coffer.open(
+            database: database, provider: provider, jwtKey: jwtKey, settings: configuration.settings)
+    } catch {
+        await database.close()
+        throw error
+    }
+}
+
+/// Creates the data directory with mode 0700; warns if an existing one is open to others.
+func prepareDataDirectory(_ directory: URL, logger: Logger) throws {
+    let path = directory.path
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw ConfigurationError("\(path) exists and is not a directory.") }
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+            mode & 0o077 != 0
+        {
+            logger.warning(
+                "The data directory is open to group or others; restrict it with chmod 700.",
+                metadata: ["path": "\(path)"])
+        }
+    } else {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ConfigurationError("Cannot create the data directory \(path): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The HTTP application over an opened ``Coffer``.
+public func buildApplication(
+    _ configuration: ServerConfiguration, coffer: Coffer, logger: Logger
+) -> some ApplicationProtocol {
+    let router = Router(context: CofferRequestContext.self)
+    router.add(middleware: APIMiddleware(maxBodyBytes: configuration.maxBodyBytes))
+    router.add(middleware: AuthMiddleware(accounts: coffer.accounts))
+    router.get("/health") { request, context -> Response in
+        let healthy = await coffer.isHealthy()
+        struct Health: Encodable, Sendable { let status: String }
+        if healthy {
+            return try JSONResponse(Health(status: "ok")).response(from: request, context: context)
+        }
+        return APIError(status: .serviceUnavailable, code: "unhealthy", message: "The store or key provider is not usable.")
+            .response()
+    }
+    router.addRoutes(AuthController(accounts: coffer.accounts).routes, atPath: "/api/auth")
+    router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
+    router.addRoutes(
+        SecretsController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/secrets")
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer"),
+        services: [CofferShutdown(coffer: coffer)],
+        logger: logger)
+}
+
+/// Closes the domain (database, hashing threads) after the server has stopped taking requests.
+struct CofferShutdown: Service {
+    let coffer: Coffer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await coffer.close()
+    }
+}

@@ -1,0 +1,36 @@
+import CofferCore
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Per-request state: the caller (set by ``AuthMiddleware``), the client's address and the request id.
+public struct CofferRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    /// The authenticated caller, if a valid bearer token was sent.
+    public var principal: Principal?
+    /// The request id echoed in `X-Request-ID` and written to the audit record.
+    public var requestID: String = ""
+    /// The client's `User-Agent`, for the audit record.
+    public var userAgent: String?
+    /// The largest body a handler will read (413 beyond).
+    public var maxBodyBytes = 1 << 20
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The caller, or `authentication_required`.
+    func requirePrincipal() throws -> Principal {
+        guard let principal else {
+            throw CofferError(.authenticationRequired, "Send an access token: Authorization: Bearer <token>.")
+        }
+        return principal
+    }
+
+    /// Who and where, for the audit trail.
+    var origin: RequestOrigin {
+        RequestOrigin(ipAddress: remoteAddress?.ipAddress, userAgent: userAgent, requestID: requestID)
+    }
+}

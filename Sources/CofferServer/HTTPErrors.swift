@@ -1,0 +1,166 @@
+import CofferCore
+import CofferKeys
+import CofferStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The one place that maps errors to HTTP statuses and the API's error body:
+/// `{"error": {"code": "<stable_code>", "message": "<safe text>"}}`.
+///
+/// Messages come from the errors' public messages, which never contain values, keys or passwords; anything
+/// unexpected becomes `internal_error` with a generic message (its details go to the server log only).
+struct APIError: Error {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+
+    init(status: HTTPResponse.Status, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// Classifies any error; `expected` is false for errors worth a log line at error level.
+    static func from(_ error: any Error) -> (error: APIError, expected: Bool) {
+        switch error {
+        case let error as APIError:
+            return (error, true)
+        case let error as CofferError:
+            let status = status(of: error.code)
+            return (APIError(status: status, code: error.code.rawValue, message: error.publicMessage), status.code < 500)
+        case let error as StoreError where error.code == .conflict:
+            return (APIError(status: .conflict, code: "conflict", message: "That record already exists."), true)
+        case is NIOTooManyBytesError:
+            return (APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large."), true)
+        case let error as HTTPError:
+            return (APIError(status: error.status, code: code(of: error.status), message: message(of: error.status)), error.status.code < 500)
+        case let error as any HTTPResponseError:
+            return (APIError(status: error.status, code: code(of: error.status), message: message(of: error.status)), error.status.code < 500)
+        default:
+            return (APIError(status: .internalServerError, code: "internal_error", message: "An internal error occurred."), false)
+        }
+    }
+
+    static func status(of code: CofferError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .validationFailed: .unprocessableContent
+        case .invalidJSON: .badRequest
+        case .authenticationRequired, .invalidToken, .tokenExpired, .invalidCredentials: .unauthorized
+        case .forbidden: .forbidden
+        case .workspaceNotFound, .secretNotFound, .userNotFound, .memberNotFound: .notFound
+        case .usernameTaken, .secretNameConflict, .lastOwner: .conflict
+        case .auditUnavailable, .keyProviderUnavailable: .serviceUnavailable
+        default: .internalServerError
+        }
+    }
+
+    static func code(of status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: "bad_request"
+        case 401: "authentication_required"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 413: "payload_too_large"
+        case 415: "unsupported_media_type"
+        default: status.code >= 500 ? "internal_error" : "request_error"
+        }
+    }
+
+    static func message(of status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 404: "No such endpoint."
+        case 405: "Method not allowed on this endpoint."
+        case 413: "The request body is too large."
+        default: status.code >= 500 ? "An internal error occurred." : status.reasonPhrase
+        }
+    }
+
+    func response() -> Response {
+        struct Body: Encodable {
+            struct Detail: Encodable { let code: String; let message: String }
+            let error: Detail
+        }
+        let data = (try? JSONCoding.encoder.encode(Body(error: .init(code: code, message: message)))) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// JSON in and out, with the API's conventions (ISO 8601 dates, no escaped slashes).
+enum JSONCoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }()
+
+    /// Reads and decodes a JSON request body, mapping every failure to a clear client error:
+    /// not JSON → 400 `invalid_json`; missing, null or mistyped field → 422 `validation_failed` naming the field;
+    /// larger than the body limit → 413.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: CofferRequestContext) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: context.maxBodyBytes)
+        guard buffer.readableBytes > 0 else {
+            throw CofferError(.invalidJSON, "A JSON request body is required.")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw describe(error)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> CofferError {
+        func path(_ context: DecodingError.Context, _ key: (any CodingKey)? = nil) -> String {
+            let keys = context.codingPath + (key.map { [$0] } ?? [])
+            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return CofferError(.invalidJSON, "The request body is not valid JSON.")
+        case .dataCorrupted(let context):
+            return .init(.validationFailed, "field `\(path(context))` has an invalid value")
+        case .keyNotFound(let key, let context):
+            return .init(.validationFailed, "field `\(path(context, key))` is required")
+        case .valueNotFound(_, let context):
+            return .init(.validationFailed, "field `\(path(context))` must not be null")
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return .init(.validationFailed, "the request body must be a JSON object") }
+            return .init(.validationFailed, "field `\(path(context))` must be \(describe(type))")
+        @unknown default:
+            return .init(.validationFailed, "the request body does not match the expected shape")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        case is Int.Type, is Double.Type: "a number"
+        case is [String].Type, is [Any].Type: "an array"
+        default: "of another type"
+        }
+    }
+}
+
+/// An encodable value as a JSON response with a status.
+struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
+    let value: Value
+    var status: HTTPResponse.Status = .ok
+
+    init(_ value: Value, status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.status = status
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

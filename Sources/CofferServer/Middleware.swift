@@ -1,0 +1,93 @@
+import CofferCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Outermost middleware: assigns the request id, turns every error into the API's JSON error body, adds the
+/// headers every response carries, and writes one log line per request (method, path, status, time; never
+/// bodies, query strings or headers that could carry tokens).
+struct APIMiddleware: RouterMiddleware {
+    typealias Context = CofferRequestContext
+    let maxBodyBytes: Int
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        context.requestID = Self.requestID(from: request)
+        context.userAgent = request.headers[.userAgent]
+        context.maxBodyBytes = maxBodyBytes
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let (apiError, expected) = APIError.from(error)
+            if !expected {
+                context.logger.error(
+                    "request failed", metadata: ["error": "\(String(reflecting: type(of: error))): \(error)"])
+            }
+            response = apiError.response()
+        }
+        response.headers[.xRequestID] = context.requestID
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.cacheControl] = "no-store"
+        let elapsed = ContinuousClock.now - start
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                "status": "\(response.status.code)", "request_id": "\(context.requestID)",
+                "ms": "\(milliseconds(elapsed))",
+            ])
+        return response
+    }
+
+    private func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"): true
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
+        default: false
+        }
+    }
+
+    /// The client's `X-Request-ID` if it is short and plain, else a fresh UUID.
+    static func requestID(from request: Request) -> String {
+        if let given = request.headers[.xRequestID], (1...128).contains(given.utf8.count),
+            given.utf8.allSatisfy(isPlain)
+        {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+}
+
+/// Reads `Authorization: Bearer <token>`; a valid token sets the caller on the context. A present but invalid or
+/// expired token is refused at once (401), even on endpoints that do not require one.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = CofferRequestContext
+    let accounts: AccountService
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw CofferError(.invalidToken, "Authorization must be `Bearer <token>`.")
+        }
+        var context = context
+        context.principal = try accounts.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let xRequestID = Self("X-Request-ID")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}

@@ -1,0 +1,73 @@
+import CofferCore
+import Foundation
+
+/// Everything `coffer server` needs to start, from flags and environment variables.
+///
+/// Holds no key material: keys are loaded from the data directory or the environment by `CofferKeys` at start-up.
+public struct ServerConfiguration: Sendable {
+    /// Listening address (`--host`, `COFFER_HOST`; default 127.0.0.1, loopback only).
+    public var host = "127.0.0.1"
+    /// Listening port (`--port`, `COFFER_PORT`; default 8700; 0 picks a free port).
+    public var port = 8700
+    /// Folder for the database and generated keys (`--data-dir`, `COFFER_DATA_DIR`; default ./data).
+    public var dataDirectory = "./data"
+    /// Largest request body in bytes (`COFFER_MAX_BODY_BYTES`; default 1 MiB).
+    public var maxBodyBytes = 1 << 20
+    /// Domain settings (token lifetime, sign-up, value size, default rotation policy).
+    public var settings = CofferSettings()
+    /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
+    public var environment: [String: String] = [:]
+
+    public init() {}
+
+    /// Reads the documented environment variables. Malformed numbers or booleans are errors, not silent defaults.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        self.environment = environment
+        if let host = environment["COFFER_HOST"], !host.isEmpty { self.host = host }
+        if let port = try Self.integer(environment, "COFFER_PORT", in: 0...65535) { self.port = port }
+        if let dir = environment["COFFER_DATA_DIR"], !dir.isEmpty { self.dataDirectory = dir }
+        if let bytes = try Self.integer(environment, "COFFER_MAX_BODY_BYTES", in: 1024...(64 << 20)) {
+            self.maxBodyBytes = bytes
+        }
+        if let minutes = try Self.integer(environment, "JWT_EXPIRE_MINUTES", in: 1...1440) {
+            settings.jwtExpireMinutes = minutes
+        }
+        if let bytes = try Self.integer(environment, "COFFER_MAX_SECRET_BYTES", in: 1...(16 << 20)) {
+            settings.maxSecretBytes = bytes
+        }
+        if let allow = try Self.boolean(environment, "COFFER_ALLOW_SIGNUP") { settings.allowSignup = allow }
+        if let days = try Self.integer(environment, "SECRET_ROTATION_DAYS", in: 0...365) {
+            guard days == 0 || RotationPolicy(days: days) != nil else {
+                throw ConfigurationError("SECRET_ROTATION_DAYS must be 30, 60, 90, 180 or 365 (or 0 for manual).")
+            }
+            settings.defaultRotationPolicy = RotationPolicy(days: days) ?? .manual
+        }
+        maxBodyBytes = max(maxBodyBytes, settings.maxSecretBytes * 2 + 16_384)
+    }
+
+    static func integer(
+        _ environment: [String: String], _ name: String, in range: ClosedRange<Int>
+    ) throws(ConfigurationError) -> Int? {
+        guard let text = environment[name], !text.isEmpty else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound).")
+        }
+        return value
+    }
+
+    static func boolean(_ environment: [String: String], _ name: String) throws(ConfigurationError) -> Bool? {
+        guard let text = environment[name]?.lowercased(), !text.isEmpty else { return nil }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError("\(name) must be true or false.")
+        }
+    }
+}
+
+/// A configuration value is malformed; the message names the setting and what it accepts.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
