@@ -99,7 +99,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferCoreTests",
-            dependencies: ["CofferCore", "CofferStore", "CofferKeys", "CofferCrypto"],
+            dependencies: [
+                "CofferCore", "CofferStore", "CofferKeys", "CofferCrypto",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -41,7 +41,7 @@ public struct AuditEvent: Sendable {
 /// - `append(_:on:)` writes inside the caller's transaction, so a change and its record commit together.
 public final class AuditLog: Sendable {
     private let database: any CofferDatabase
-    private let macKey: SymmetricKey
+    let macKey: SymmetricKey
     private let clock: @Sendable () -> Date
     private let pending = Mutex<Batch>(Batch())
     private let records = AuditRepository()
@@ -73,6 +73,9 @@ public final class AuditLog: Sendable {
             record.mac = Self.mac(of: record, previous: previousMAC, key: macKey)
             previousMAC = record.mac
             try await records.insert(record, on: db)
+        }
+        if !events.isEmpty {
+            try await MetaRepository().set(Self.headKey, headCheckpoint(seq: seq, mac: previousMAC), on: db)
         }
     }
 
@@ -112,6 +115,20 @@ public final class AuditLog: Sendable {
         }
     }
 
+    static let headKey = "audit_head"
+
+    /// The chain head, kept beside the records: the last sequence number and a MAC over it and the last record's
+    /// MAC. Deleting the newest records (truncation) leaves a head that no longer matches.
+    func headCheckpoint(seq: Int64, mac: Data) -> Data {
+        var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * $0)) })
+        var hmac = HMAC<SHA256>(key: macKey)
+        hmac.update(data: Array("coffer:audit-head".utf8))
+        hmac.update(data: bytes)
+        hmac.update(data: mac)
+        bytes.append(contentsOf: hmac.finalize())
+        return bytes
+    }
+
     /// The chain MAC of a record: HMAC-SHA256(key, previous MAC ‖ length-prefixed fields).
     static func mac(of record: AuditRecord, previous: Data, key: SymmetricKey) -> Data {
         var hmac = HMAC<SHA256>(key: key)
@@ -139,5 +156,60 @@ public final class AuditLog: Sendable {
         field(record.success ? "1" : "0")
         field(String(record.createdAt))
         return Data(hmac.finalize())
+    }
+}
+
+/// The outcome of checking the audit chain.
+public struct AuditVerification: Sendable, Encodable {
+    /// Records checked.
+    public let checked: Int
+    /// Sequence number of the first record whose MAC or position does not verify, if any.
+    public let firstBadSequence: Int64?
+
+    public var isIntact: Bool { firstBadSequence == nil }
+
+    enum CodingKeys: String, CodingKey {
+        case checked, firstBadSequence = "first_bad_sequence", isIntact = "intact"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(checked, forKey: .checked)
+        try c.encode(firstBadSequence, forKey: .firstBadSequence)
+        try c.encode(isIntact, forKey: .isIntact)
+    }
+}
+
+extension AuditLog {
+    /// Recomputes the chain from the first record: an edited, deleted, inserted or reordered record is reported
+    /// as the first bad sequence number.
+    public func verify() async throws -> AuditVerification {
+        let (records, head) = try await database.read { db in
+            (try await AuditRepository().all(on: db), try await MetaRepository().get(Self.headKey, on: db))
+        }
+        var previous = Data(repeating: 0, count: 32)
+        var expectedSeq: Int64 = 1
+        for (index, record) in records.enumerated() {
+            let mac = Self.mac(of: record, previous: previous, key: macKey)
+            guard record.seq == expectedSeq, ConstantTime.equals(mac, record.mac) else {
+                return AuditVerification(checked: index + 1, firstBadSequence: record.seq)
+            }
+            previous = record.mac
+            expectedSeq += 1
+        }
+        let lastSeq = expectedSeq - 1
+        switch head {
+        case nil where records.isEmpty:
+            break
+        case nil:
+            return AuditVerification(checked: records.count, firstBadSequence: lastSeq)
+        case let head?:
+            let headSeq = head.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+            guard headSeq == lastSeq, ConstantTime.equals(head, headCheckpoint(seq: lastSeq, mac: previous)) else {
+                // Records after the last one present were removed, or the head was forged.
+                return AuditVerification(checked: records.count, firstBadSequence: min(lastSeq + 1, max(headSeq, 1)))
+            }
+        }
+        return AuditVerification(checked: records.count, firstBadSequence: nil)
     }
 }

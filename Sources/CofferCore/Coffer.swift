@@ -33,7 +33,7 @@ public final class Coffer: Sendable {
     public let accounts: AccountService
     public let workspaces: WorkspaceService
     public let secrets: SecretService
-    let audit: AuditLog
+    public let audit: AuditLog
     private let hashingPool: NIOThreadPool
 
     static let instanceKeyName = "instance_key"
@@ -52,12 +52,20 @@ public final class Coffer: Sendable {
         self.hashingPool = hashingPool
     }
 
+    /// Takes ownership of `database`: it is closed by ``close()``, or before `open` throws.
     public static func open(
         database: any CofferDatabase, provider: any KeyProvider, jwtKey: SymmetricKey,
         settings: CofferSettings = CofferSettings(), clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> Coffer {
         let keyring = Keyring(provider: provider)
-        let instanceKey = try await loadInstanceKey(database: database, keyring: keyring)
+        let instanceKey: SymmetricKey
+        do {
+            instanceKey = try await loadInstanceKey(database: database, keyring: keyring)
+        } catch {
+            // The Coffer owns the database: one that cannot start closes it.
+            await database.close()
+            throw error
+        }
         let audit = AuditLog(
             database: database, macKey: KeyDerivation.hkdf(instanceKey, purpose: "coffer:audit-chain:v1"), clock: clock)
         let hashingPool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))

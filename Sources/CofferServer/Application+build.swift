@@ -24,13 +24,8 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
     logger.info("master key loaded", metadata: ["source": "\(masterSource)", "key_id": "\(provider.keyID)"])
     let database = try await SQLiteDatabaseStore.open(
         path: directory.appendingPathComponent("coffer.db").path, logger: logger)
-    do {
-        return try await Coffer.open(
-            database: database, provider: provider, jwtKey: jwtKey, settings: configuration.settings)
-    } catch {
-        await database.close()
-        throw error
-    }
+    return try await Coffer.open(
+        database: database, provider: provider, jwtKey: jwtKey, settings: configuration.settings)
 }
 
 /// Creates the data directory with mode 0700; warns if an existing one is open to others.

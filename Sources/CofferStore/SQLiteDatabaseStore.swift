@@ -42,9 +42,11 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         Glibc.close(fd)
         let threadPool = NIOThreadPool.singleton
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        var opened: [SQLiteConnection] = []
         do {
             let writer = try await SQLiteConnection.open(
                 storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+            opened.append(writer)
             for pragma in [
                 "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
                 "PRAGMA foreign_keys = ON",
@@ -55,6 +57,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             for _ in 0..<max(1, readerCount) {
                 let reader = try await SQLiteConnection.open(
                     storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
+                opened.append(reader)
                 _ = try await reader.query("PRAGMA busy_timeout = 10000", [])
                 _ = try await reader.query("PRAGMA query_only = ON", [])
                 readers.append(reader)
@@ -62,9 +65,10 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             let store = SQLiteDatabaseStore(writer: writer, readers: readers, logger: logger)
             try await Migrator.migrate(store)
             return store
-        } catch let error as StoreError {
-            throw error
         } catch {
+            // Connections must be closed before they are released.
+            for connection in opened { try? await connection.close() }
+            if error is StoreError { throw error }
             throw StoreError(.unavailable, "Cannot open the SQLite database at \(path): \(error).")
         }
     }

@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import SQLKit
+import Testing
+
+@testable import CofferStore
+
+/// A fresh folder under the system temp directory, removed when the test ends.
+func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
+func openStore(_ directory: URL) async throws -> SQLiteDatabaseStore {
+    try await SQLiteDatabaseStore.open(
+        path: directory.appendingPathComponent("coffer.db").path, logger: Logger(label: "test"))
+}
+
+struct Boom: Error {}
+
+@Suite("SQLite store")
+struct SQLiteDatabaseStoreTests {
+    @Test("creates the database with mode 0600, WAL and full synchronous commits")
+    func fileModeAndPragmas() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            try await store.write { db in
+                try await db.exec("INSERT INTO coffer_meta (key, value) VALUES ('k', \(bind: Data([1])))")
+            }
+            for name in ["coffer.db", "coffer.db-wal"] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(name).path)
+                #expect(attributes[.posixPermissions] as? Int == 0o600, "\(name)")
+            }
+            let mode = try await store.write { db in
+                try await db.raw("PRAGMA journal_mode").first(decodingColumn: "journal_mode", as: String.self)
+            }
+            #expect(mode == "wal")
+            let sync = try await store.write { db in
+                try await db.raw("PRAGMA synchronous").first(decodingColumn: "synchronous", as: Int.self)
+            }
+            #expect(sync == 2)  // FULL
+            await store.close()
+        }
+    }
+
+    @Test("migrations run once and record their version; reopening changes nothing")
+    func migrationsAreIdempotent() async throws {
+        try await withTemporaryDirectory { dir in
+            let first = try await openStore(dir)
+            await first.close()
+            let store = try await openStore(dir)
+            let versions = try await store.read { db in
+                try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all(
+                    decodingColumn: "version", as: Int.self)
+            }
+            #expect(versions == Array(1...Migrator.latestVersion))
+            await store.close()
+        }
+    }
+
+    @Test("a database from a newer build is refused, not touched")
+    func newerSchemaRefused() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            try await store.write { db in
+                try await db.exec(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: Migrator.latestVersion + 1), 'future', 0)"
+                )
+            }
+            await store.close()
+            await #expect {
+                _ = try await openStore(dir)
+            } throws: { error in
+                (error as? StoreError)?.code == .schemaTooNew
+            }
+        }
+    }
+
+    @Test("a write whose body throws commits nothing")
+    func writeIsAtomic() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            await #expect(throws: Boom.self) {
+                try await store.write { db in
+                    try await db.exec("INSERT INTO coffer_meta (key, value) VALUES ('a', \(bind: Data([1])))")
+                    throw Boom()
+                }
+            }
+            let value = try await store.read { try await MetaRepository().get("a", on: $0) }
+            #expect(value == nil)
+            await store.close()
+        }
+    }
+
+    @Test("concurrent writes are serialized: read-modify-write never loses an update")
+    func writesAreSerialized() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            let meta = MetaRepository()
+            try await store.write { try await meta.set("n", Data("0".utf8), on: $0) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await store.write { db in
+                            let n = Int(String(decoding: try await meta.get("n", on: db) ?? Data(), as: UTF8.self))!
+                            try await meta.set("n", Data(String(n + 1).utf8), on: db)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let final = try await store.read { try await meta.get("n", on: $0) }
+            #expect(final.map { String(decoding: $0, as: UTF8.self) } == "50")
+            await store.close()
+        }
+    }
+
+    @Test("a unique violation surfaces as a conflict")
+    func uniqueViolation() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            let users = UserRepository()
+            let user = UserRecord(id: "u1", username: "alice", passwordHash: "h", isAdmin: true, createdAt: 1)
+            try await store.write { try await users.insert(user, on: $0) }
+            var twin = user
+            twin.id = "u2"
+            let copy = twin
+            await #expect {
+                try await store.write { try await users.insert(copy, on: $0) }
+            } throws: { error in
+                (error as? StoreError)?.code == .conflict
+            }
+            #expect(try await store.read { try await users.count(on: $0) } == 1)
+            await store.close()
+        }
+    }
+
+    @Test("committed writes survive closing and reopening")
+    func durableAcrossReopen() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            try await store.write { try await MetaRepository().set("kept", Data([7, 7]), on: $0) }
+            await store.close()
+            let again = try await openStore(dir)
+            #expect(try await again.read { try await MetaRepository().get("kept", on: $0) } == Data([7, 7]))
+            await again.close()
+        }
+    }
+}
