@@ -6,6 +6,9 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Tests import what they use less strictly than library code.
+let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let package = Package(
     name: "coffer",
     platforms: [.macOS(.v15)],
@@ -90,12 +93,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "CofferKeysTests", dependencies: ["CofferKeys", "CofferCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], swiftSettings: testSettings),
+        .testTarget(name: "CofferKeysTests", dependencies: ["CofferKeys", "CofferCrypto"], swiftSettings: testSettings),
         .testTarget(
             name: "CofferStoreTests",
             dependencies: ["CofferStore", .product(name: "SQLKit", package: "sql-kit")],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "CofferCoreTests",
@@ -105,18 +108,22 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "CofferServerTests",
             dependencies: [
-                "CofferServer", "CofferCore", "CofferCrypto",
+                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
     ]
 )

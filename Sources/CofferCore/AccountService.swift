@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import HummingbirdBcrypt
 import NIOPosix
+import Synchronization
 
 /// Registration, login and access tokens (seed 001).
 ///
@@ -21,7 +22,8 @@ public final class AccountService: Sendable {
     private let clock: @Sendable () -> Date
     private let hashingPool: NIOThreadPool
     /// A hash to verify against when the username is unknown, so timing does not reveal which part was wrong.
-    private let decoyHash: String
+    /// Made on first need (off the start-up path), at the configured cost.
+    private let decoyHash = Mutex<String?>(nil)
 
     init(
         database: any CofferDatabase, jwtKey: SymmetricKey, settings: CofferSettings,
@@ -32,7 +34,6 @@ public final class AccountService: Sendable {
         self.settings = settings
         self.clock = clock
         self.hashingPool = hashingPool
-        self.decoyHash = Bcrypt.hash(Base64.encode(KeyMaterial.randomBytes(16)), cost: settings.bcryptCost)
     }
 
     struct Claims: Codable {
@@ -91,9 +92,16 @@ public final class AccountService: Sendable {
     public func login(_ credentials: Credentials) async throws -> TokenGrant {
         let username = credentials.username.trimmingCharacters(in: .whitespaces)
         let user = try await database.read { try await self.users.find(username: username, on: $0) }
-        let hash = user?.passwordHash ?? decoyHash
         let password = credentials.password
-        let matches = try await hashingPool.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let stored = user?.passwordHash ?? decoyHash.withLock { $0 }
+        let cost = settings.bcryptCost
+        let matches = try await hashingPool.runIfActive { () -> Bool in
+            if let stored { return Bcrypt.verify(password, hash: stored) }
+            // Unknown user and no decoy yet: hashing costs what verifying would.
+            let decoy = Bcrypt.hash(Base64.encode(KeyMaterial.randomBytes(16)), cost: cost)
+            self.decoyHash.withLock { $0 = $0 ?? decoy }
+            return false
+        }
         guard let user, matches else {
             throw CofferError(.invalidCredentials, "Invalid username or password.")
         }

@@ -24,6 +24,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
     private let logger: Logger
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
@@ -98,9 +99,12 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
     }
 
+    /// Closes every connection. Idempotent, and completes even when the calling task is cancelled (the
+    /// future-based close does not observe cancellation), so shutdown never leaves a connection open.
     public func close() async {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
         for connection in readers + [writer] {
-            try? await connection.close()
+            try? await connection.close().get()
         }
     }
 }
