@@ -4,13 +4,23 @@ import Foundation
 /// HS256 JSON Web Tokens (RFC 7519) in compact form.
 ///
 /// Guarantees:
-/// - Only tokens whose header is exactly `{"alg":"HS256","typ":"JWT"}` (any key order) are accepted: `none`,
+/// - Only tokens whose header names `"alg":"HS256"` (and `"typ":"JWT"` or no `typ`) are accepted: `none`,
 ///   RS256 and every other algorithm are refused, so a token cannot pick its own verification.
+/// - Each part must be unpadded base64url (RFC 7515), so one token has exactly one spelling.
 /// - The signature is checked in constant time before the claims are decoded.
 /// - Claim checks that need a clock (expiry) are the caller's; this type is pure.
 public struct CompactJWT: Sendable {
     private let key: SymmetricKey
     private static let header = Base64.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8), urlSafe: true, padded: false)
+
+    private static func isBase64URL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
+        default: false
+        }
+    }
 
     /// A signer and verifier with one HMAC key (at least 256 bits are expected of callers).
     public init(key: SymmetricKey) { self.key = key }
@@ -30,7 +40,7 @@ public struct CompactJWT: Sendable {
     ///   ``CryptoError/Code-swift.struct/invalidSignature``.
     public func verify<Claims: Decodable>(_ token: String, as type: Claims.Type = Claims.self) throws(CryptoError) -> Claims {
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, token.utf8.count <= 8192,
+        guard parts.count == 3, token.utf8.count <= 8192, parts.allSatisfy({ $0.allSatisfy(Self.isBase64URL) }),
             let headerBytes = Base64.decode(Substring(parts[0])),
             let payloadBytes = Base64.decode(Substring(parts[1])),
             let signature = Base64.decode(Substring(parts[2]))

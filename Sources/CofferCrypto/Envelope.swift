@@ -9,7 +9,8 @@ import Foundation
 /// - Every envelope names the key version that sealed it, so older envelopes keep opening after a rotation.
 /// - The header (format and key version) is authenticated together with the caller's associated data: changing
 ///   any byte of the envelope, or opening it with other associated data (for example after copying it onto
-///   another record), fails with ``CryptoError/Code-swift.struct/integrityCheckFailed`` and yields no plaintext.
+///   another record), fails and yields no plaintext — with ``CryptoError/Code-swift.struct/malformedCiphertext``
+///   for an unknown format byte or a short envelope, else ``CryptoError/Code-swift.struct/integrityCheckFailed``.
 /// - A fresh random 96-bit nonce is drawn for every seal.
 public enum Envelope {
     /// The format byte written by this version.

@@ -22,7 +22,8 @@ public enum KeyDerivation {
         hkdf(inputKey, info: Array(purpose.utf8))
     }
 
-    /// PBKDF2-HMAC-SHA256. `rounds` defaults to seed 002's 100,000; fewer than 1,000 is refused.
+    /// PBKDF2-HMAC-SHA256. `rounds` defaults to seed 002's 100,000; zero rounds or output bytes are refused. Fewer
+    /// than 100,000 rounds are allowed only for compatibility with existing data and test vectors.
     public static func pbkdf2(
         password: some DataProtocol,
         salt: some DataProtocol,

@@ -56,17 +56,20 @@ public struct KeyLoader: Sendable {
         self.logger = logger
     }
 
-    /// `true` when `ENVIRONMENT` (or `COFFER_ENV`) is `production` or `prod`.
+    /// `true` when `ENVIRONMENT` or `COFFER_ENV` says `production` (or `prod`). Either one is enough: when they
+    /// disagree, the stricter reading wins.
     public var isProduction: Bool {
-        let value = (environment["COFFER_ENV"] ?? environment["ENVIRONMENT"] ?? "").lowercased()
-        return value == "production" || value == "prod"
+        ["ENVIRONMENT", "COFFER_ENV"].contains { name in
+            let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            return value == "production" || value == "prod"
+        }
     }
 
     /// The master key and where it came from.
     public func masterKey() throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
         var found: (name: String, key: SymmetricKey)?
         for name in Self.masterKeyVariables {
-            guard let text = environment[name], !text.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            guard let text = environment[name], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
             let key: SymmetricKey
             do {
                 key = try KeyMaterial.parseKey(text)

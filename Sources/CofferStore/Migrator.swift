@@ -115,7 +115,27 @@ public enum Migrator {
                 )
                 """,
             ]
-        }
+        },
+        Migration(version: 2, name: "generators, key rotation jobs, audit time index") { _ in
+            [
+                "ALTER TABLE secrets ADD COLUMN generator TEXT",
+                """
+                CREATE TABLE key_rotation_jobs (
+                    id TEXT PRIMARY KEY,
+                    workspace_id TEXT,
+                    status TEXT NOT NULL,
+                    total BIGINT NOT NULL,
+                    done BIGINT NOT NULL,
+                    requested_by TEXT,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT
+                )
+                """,
+                "CREATE INDEX secret_versions_by_dek ON secret_versions(dek_version)",
+                "CREATE INDEX secret_audits_by_time ON secret_audits(created_at)",
+                "CREATE INDEX secrets_rotation_due ON secrets(workspace_id, rotation_due_at)",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

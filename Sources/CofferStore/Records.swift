@@ -93,12 +93,14 @@ public struct SecretRecord: Codable, Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
     public var deletedAt: Int64?
+    /// A generator spec (JSON) for secrets whose values Coffer makes and rotates itself.
+    public var generator: String?
 
     public init(
         id: String, workspaceId: String, name: String, secretType: String, usage: String?, rotationPolicy: String,
         lastRotatedAt: Int64?, rotationDueAt: Int64?, tags: String, metadata: String, isActive: Bool,
         currentVersion: Int, createdByUserId: String?, updatedByUserId: String?, createdAt: Int64, updatedAt: Int64,
-        deletedAt: Int64? = nil
+        deletedAt: Int64? = nil, generator: String? = nil
     ) {
         self.id = id
         self.workspaceId = workspaceId
@@ -117,6 +119,7 @@ public struct SecretRecord: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.deletedAt = deletedAt
+        self.generator = generator
     }
 }
 
@@ -173,5 +176,31 @@ public struct AuditRecord: Codable, Sendable, Equatable {
         self.success = success
         self.createdAt = createdAt
         self.mac = mac
+    }
+}
+
+/// A DEK re-encryption job (`rotate-key`): re-seals every older secret version under the newest data key.
+public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var workspaceId: String?
+    public var status: String
+    public var total: Int64
+    public var done: Int64
+    public var requestedBy: String?
+    public var startedAt: Int64
+    public var finishedAt: Int64?
+
+    public init(
+        id: String, workspaceId: String?, status: String, total: Int64, done: Int64, requestedBy: String?,
+        startedAt: Int64, finishedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.workspaceId = workspaceId
+        self.status = status
+        self.total = total
+        self.done = done
+        self.requestedBy = requestedBy
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
     }
 }

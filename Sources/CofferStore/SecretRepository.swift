@@ -10,12 +10,12 @@ public struct SecretRepository: Sendable {
             """
             INSERT INTO secrets (id, workspace_id, name, secret_type, usage, rotation_policy, last_rotated_at,
                 rotation_due_at, tags, metadata, is_active, current_version, created_by_user_id, updated_by_user_id,
-                created_at, updated_at, deleted_at)
+                created_at, updated_at, deleted_at, generator)
             VALUES (\(bind: secret.id), \(bind: secret.workspaceId), \(bind: secret.name), \(bind: secret.secretType),
                 \(bind: secret.usage), \(bind: secret.rotationPolicy), \(bind: secret.lastRotatedAt),
                 \(bind: secret.rotationDueAt), \(bind: secret.tags), \(bind: secret.metadata), \(bind: secret.isActive),
                 \(bind: secret.currentVersion), \(bind: secret.createdByUserId), \(bind: secret.updatedByUserId),
-                \(bind: secret.createdAt), \(bind: secret.updatedAt), \(bind: secret.deletedAt))
+                \(bind: secret.createdAt), \(bind: secret.updatedAt), \(bind: secret.deletedAt), \(bind: secret.generator))
             """)
     }
 
@@ -28,7 +28,8 @@ public struct SecretRepository: Sendable {
                 last_rotated_at = \(bind: secret.lastRotatedAt), rotation_due_at = \(bind: secret.rotationDueAt),
                 tags = \(bind: secret.tags), metadata = \(bind: secret.metadata), is_active = \(bind: secret.isActive),
                 current_version = \(bind: secret.currentVersion), updated_by_user_id = \(bind: secret.updatedByUserId),
-                updated_at = \(bind: secret.updatedAt), deleted_at = \(bind: secret.deletedAt)
+                updated_at = \(bind: secret.updatedAt), deleted_at = \(bind: secret.deletedAt),
+                generator = \(bind: secret.generator)
             WHERE id = \(bind: secret.id)
             """)
     }
@@ -51,21 +52,137 @@ public struct SecretRepository: Sendable {
         ).first() != nil
     }
 
-    /// A page of a workspace's live secrets in name order, and how many there are in all.
+    /// A page of a workspace's secrets matching `filter`, in name order (then id), and how many match in all.
     public func list(
-        workspaceID: String, limit: Int, offset: Int, on db: any SQLDatabase
+        workspaceID: String, filter: SecretFilter = SecretFilter(), limit: Int, offset: Int, on db: any SQLDatabase
     ) async throws -> (items: [SecretRecord], total: Int) {
+        var conditions: [SQLQueryString] = ["workspace_id = \(bind: workspaceID)"]
+        if !filter.includeDeleted { conditions.append("deleted_at IS NULL") }
+        if let type = filter.secretType { conditions.append("secret_type = \(bind: type)") }
+        if let prefix = filter.namePrefix {
+            conditions.append("substr(name, 1, \(literal: prefix.utf8.count)) = \(bind: prefix)")
+        }
+        if let tag = filter.tag {
+            // Tags are stored as a JSON array of strings whose characters need no escaping, so a quoted match is
+            // exact; LIKE's own wildcards are escaped.
+            let escaped = tag.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+            conditions.append("tags LIKE \(bind: "%\"" + escaped + "\"%") ESCAPE '\\'")
+        }
+        let whereClause = conditions.joined(separator: " AND ")
         let total =
-            try await db.raw(
-                "SELECT COUNT(*) AS n FROM secrets WHERE workspace_id = \(bind: workspaceID) AND deleted_at IS NULL"
-            ).first(decodingColumn: "n", as: Int.self) ?? 0
+            try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
         let items = try await db.raw(
-            """
-            SELECT * FROM secrets WHERE workspace_id = \(bind: workspaceID) AND deleted_at IS NULL
-            ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)
-            """
+            "SELECT * FROM secrets WHERE \(whereClause) ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)"
         ).all(decoding: SecretRecord.self, with: rowDecoder)
         return (items, total)
+    }
+
+    /// A secret of `workspaceID`, deleted or not.
+    public func findAny(id: String, workspaceID: String, on db: any SQLDatabase) async throws -> SecretRecord? {
+        try await db.raw("SELECT * FROM secrets WHERE id = \(bind: id) AND workspace_id = \(bind: workspaceID)")
+            .first(decoding: SecretRecord.self, with: rowDecoder)
+    }
+
+    /// Live secrets of a workspace whose rotation is due at or before `time`, soonest first.
+    public func due(workspaceID: String, before time: Int64, on db: any SQLDatabase) async throws -> [SecretRecord] {
+        try await db.raw(
+            """
+            SELECT * FROM secrets WHERE workspace_id = \(bind: workspaceID) AND deleted_at IS NULL
+            AND rotation_due_at IS NOT NULL AND rotation_due_at <= \(bind: time)
+            ORDER BY rotation_due_at, name
+            """
+        ).all(decoding: SecretRecord.self, with: rowDecoder)
+    }
+
+    /// Live secrets in every workspace that are due at or before `time` and that Coffer generates itself.
+    public func dueGenerated(before time: Int64, limit: Int, on db: any SQLDatabase) async throws -> [SecretRecord] {
+        try await db.raw(
+            """
+            SELECT * FROM secrets WHERE deleted_at IS NULL AND generator IS NOT NULL
+            AND rotation_due_at IS NOT NULL AND rotation_due_at <= \(bind: time)
+            ORDER BY rotation_due_at LIMIT \(bind: limit)
+            """
+        ).all(decoding: SecretRecord.self, with: rowDecoder)
+    }
+
+    /// Instance-wide counts of live secrets due at or before `soon`, and of those already overdue at `now`.
+    public func dueCounts(now: Int64, soon: Int64, on db: any SQLDatabase) async throws -> (due: Int, overdue: Int) {
+        struct Row: Decodable { let due: Int?; let overdue: Int? }
+        let row = try await db.raw(
+            """
+            SELECT SUM(CASE WHEN rotation_due_at <= \(bind: soon) THEN 1 ELSE 0 END) AS due,
+                   SUM(CASE WHEN rotation_due_at <= \(bind: now) THEN 1 ELSE 0 END) AS overdue
+            FROM secrets WHERE deleted_at IS NULL AND rotation_due_at IS NOT NULL
+            """
+        ).first(decoding: Row.self)
+        return (row?.due ?? 0, row?.overdue ?? 0)
+    }
+
+    /// Per-workspace statistics: counts by state, type and policy, and rotation figures.
+    public func statistics(workspaceID: String, now: Int64, soon: Int64, on db: any SQLDatabase) async throws -> SecretStatistics {
+        struct Totals: Decodable { let total: Int; let active: Int?; let deleted: Int?; let dueSoon: Int?; let overdue: Int? }
+        struct Group: Decodable { let key: String; let n: Int }
+        let totals = try await db.raw(
+            """
+            SELECT COUNT(*) AS total,
+                SUM(CASE WHEN deleted_at IS NULL AND is_active THEN 1 ELSE 0 END) AS active,
+                SUM(CASE WHEN deleted_at IS NOT NULL THEN 1 ELSE 0 END) AS deleted,
+                SUM(CASE WHEN deleted_at IS NULL AND rotation_due_at > \(bind: now) AND rotation_due_at <= \(bind: soon) THEN 1 ELSE 0 END) AS due_soon,
+                SUM(CASE WHEN deleted_at IS NULL AND rotation_due_at <= \(bind: now) THEN 1 ELSE 0 END) AS overdue
+            FROM secrets WHERE workspace_id = \(bind: workspaceID)
+            """
+        ).first(decoding: Totals.self, with: rowDecoder)
+        let byType = try await db.raw(
+            """
+            SELECT secret_type AS key, COUNT(*) AS n FROM secrets WHERE workspace_id = \(bind: workspaceID)
+            AND deleted_at IS NULL GROUP BY secret_type
+            """
+        ).all(decoding: Group.self)
+        let byPolicy = try await db.raw(
+            """
+            SELECT rotation_policy AS key, COUNT(*) AS n FROM secrets WHERE workspace_id = \(bind: workspaceID)
+            AND deleted_at IS NULL GROUP BY rotation_policy
+            """
+        ).all(decoding: Group.self)
+        return SecretStatistics(
+            total: totals?.total ?? 0, active: totals?.active ?? 0, deleted: totals?.deleted ?? 0,
+            byType: Dictionary(uniqueKeysWithValues: byType.map { ($0.key, $0.n) }),
+            byPolicy: Dictionary(uniqueKeysWithValues: byPolicy.map { ($0.key, $0.n) }),
+            dueSoon: totals?.dueSoon ?? 0, overdue: totals?.overdue ?? 0)
+    }
+
+    /// Destroys a secret and every version's ciphertext.
+    public func purge(id: String, on db: any SQLDatabase) async throws {
+        try await db.exec("DELETE FROM secret_versions WHERE secret_id = \(bind: id)")
+        try await db.exec("DELETE FROM secrets WHERE id = \(bind: id)")
+    }
+
+    /// A secret's versions, newest first (no ciphertexts).
+    public func versions(of secretID: String, on db: any SQLDatabase) async throws -> [SecretVersionInfo] {
+        try await db.raw(
+            """
+            SELECT version, dek_version, created_by, created_at FROM secret_versions WHERE secret_id = \(bind: secretID)
+            ORDER BY version DESC
+            """
+        ).all(decoding: SecretVersionInfo.self, with: rowDecoder)
+    }
+
+    /// Deletes all but the newest `keep` versions of a secret (their ciphertexts are gone for good).
+    public func pruneVersions(of secretID: String, keep: Int, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            DELETE FROM secret_versions WHERE secret_id = \(bind: secretID) AND version <= (
+                SELECT MAX(version) FROM secret_versions WHERE secret_id = \(bind: secretID)) - \(bind: keep)
+            """)
+    }
+
+    /// One stored version of a secret, with its ciphertext.
+    public func version(_ version: Int, of secretID: String, on db: any SQLDatabase) async throws -> SecretVersionRecord? {
+        try await db.raw(
+            "SELECT * FROM secret_versions WHERE secret_id = \(bind: secretID) AND version = \(bind: version)"
+        ).first(decoding: SecretVersionRecord.self, with: rowDecoder)
     }
 
     public func insertVersion(_ version: SecretVersionRecord, on db: any SQLDatabase) async throws {
@@ -118,4 +235,38 @@ public struct SecretRepository: Sendable {
                 createdBy: row.vCreatedBy, createdAt: row.vCreatedAt)
         )
     }
+}
+
+/// Which secrets a list returns.
+public struct SecretFilter: Sendable {
+    public var tag: String?
+    public var secretType: String?
+    public var namePrefix: String?
+    public var includeDeleted = false
+
+    public init(tag: String? = nil, secretType: String? = nil, namePrefix: String? = nil, includeDeleted: Bool = false) {
+        self.tag = tag
+        self.secretType = secretType
+        self.namePrefix = namePrefix
+        self.includeDeleted = includeDeleted
+    }
+}
+
+/// A version's metadata, without its ciphertext.
+public struct SecretVersionInfo: Codable, Sendable, Equatable {
+    public var version: Int
+    public var dekVersion: Int
+    public var createdBy: String?
+    public var createdAt: Int64
+}
+
+/// Counts for `GET …/secrets/statistics`.
+public struct SecretStatistics: Sendable, Equatable {
+    public var total: Int
+    public var active: Int
+    public var deleted: Int
+    public var byType: [String: Int]
+    public var byPolicy: [String: Int]
+    public var dueSoon: Int
+    public var overdue: Int
 }
