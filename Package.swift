@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "CofferCrypto", "CofferKeys", "CofferStore",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -51,14 +51,19 @@ public final class AuditLog: Sendable {
         var flushing = false
     }
 
-    init(database: any CofferDatabase, macKey: SymmetricKey, clock: @escaping @Sendable () -> Date) {
+    /// `false` when `ENABLE_SECRET_AUDIT_LOGGING=false`: nothing is recorded (the server warns loudly at start).
+    public let isEnabled: Bool
+
+    init(database: any CofferDatabase, macKey: SymmetricKey, enabled: Bool, clock: @escaping @Sendable () -> Date) {
         self.database = database
         self.macKey = macKey
+        self.isEnabled = enabled
         self.clock = clock
     }
 
     /// Appends events inside an open write transaction.
     func append(_ events: [AuditEvent], on db: any SQLDatabase) async throws {
+        guard isEnabled else { return }
         let head = try await records.head(on: db)
         var seq = head?.seq ?? 0
         var previousMAC = head?.mac ?? Data(repeating: 0, count: 32)
@@ -82,6 +87,7 @@ public final class AuditLog: Sendable {
     /// Appends one event in its own durable commit, shared with whatever other events are waiting.
     /// - Throws: `audit_unavailable` if the commit failed; the caller must then not release the value.
     func appendDurably(_ event: AuditEvent) async throws {
+        guard isEnabled else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let startFlusher = pending.withLock { batch -> Bool in
                 batch.events.append((event, continuation))
@@ -116,6 +122,30 @@ public final class AuditLog: Sendable {
     }
 
     static let headKey = "audit_head"
+    static let checkpointKey = "audit_checkpoint"
+
+    /// Where verification starts after a retention prune: the last pruned record's sequence number and MAC,
+    /// authenticated, so pruning keeps the rest of the chain verifiable and a forged checkpoint is detected.
+    func checkpoint(seq: Int64, mac: Data) -> Data {
+        var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * $0)) })
+        bytes.append(mac)
+        var hmac = HMAC<SHA256>(key: macKey)
+        hmac.update(data: Array("coffer:audit-checkpoint".utf8))
+        hmac.update(data: bytes)
+        bytes.append(contentsOf: hmac.finalize())
+        return bytes
+    }
+
+    /// Deletes records created before `days` days ago, leaving a checkpoint; returns how many were deleted.
+    public func prune(olderThanDays days: Int) async throws -> Int {
+        let cutoff = clock().addingTimeInterval(-TimeInterval(days) * 86_400).millis
+        return try await database.write { db in
+            guard let last = try await self.records.lastBefore(cutoff, on: db) else { return 0 }
+            let deleted = try await self.records.delete(through: last.seq, on: db)
+            try await MetaRepository().set(Self.checkpointKey, self.checkpoint(seq: last.seq, mac: last.mac), on: db)
+            return deleted
+        }
+    }
 
     /// The chain head, kept beside the records: the last sequence number and a MAC over it and the last record's
     /// MAC. Deleting the newest records (truncation) leaves a head that no longer matches.
@@ -184,11 +214,23 @@ extension AuditLog {
     /// Recomputes the chain from the first record: an edited, deleted, inserted or reordered record is reported
     /// as the first bad sequence number.
     public func verify() async throws -> AuditVerification {
-        let (records, head) = try await database.read { db in
-            (try await AuditRepository().all(on: db), try await MetaRepository().get(Self.headKey, on: db))
+        let (records, head, checkpoint) = try await database.read { db in
+            (
+                try await AuditRepository().all(on: db), try await MetaRepository().get(Self.headKey, on: db),
+                try await MetaRepository().get(Self.checkpointKey, on: db)
+            )
         }
         var previous = Data(repeating: 0, count: 32)
         var expectedSeq: Int64 = 1
+        if let checkpoint {
+            let seq = checkpoint.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+            let mac = Data(checkpoint.dropFirst(8).prefix(32))
+            guard checkpoint.count == 72, ConstantTime.equals(checkpoint, self.checkpoint(seq: seq, mac: mac)) else {
+                return AuditVerification(checked: 0, firstBadSequence: records.first?.seq ?? 1)
+            }
+            previous = mac
+            expectedSeq = seq + 1
+        }
         for (index, record) in records.enumerated() {
             let mac = Self.mac(of: record, previous: previous, key: macKey)
             guard record.seq == expectedSeq, ConstantTime.equals(mac, record.mac) else {
@@ -199,7 +241,7 @@ extension AuditLog {
         }
         let lastSeq = expectedSeq - 1
         switch head {
-        case nil where records.isEmpty:
+        case nil where records.isEmpty && checkpoint == nil:
             break
         case nil:
             return AuditVerification(checked: records.count, firstBadSequence: lastSeq)

@@ -18,6 +18,14 @@ public struct CofferSettings: Sendable {
     public var defaultRotationPolicy = RotationPolicy.manual
     /// bcrypt cost for new password hashes (12, as seed 001).
     public var bcryptCost: UInt8 = 12
+    /// Versions kept per secret (`COFFER_MAX_VERSIONS`, default 100); older ones are destroyed on write.
+    public var maxVersions = 100
+    /// Whether secret operations are audited (`ENABLE_SECRET_AUDIT_LOGGING`, default true).
+    public var auditEnabled = true
+    /// Days audit records are kept (`SECRET_AUDIT_RETENTION_DAYS`, default 365).
+    public var auditRetentionDays = 365
+    /// Secret versions re-encrypted per transaction by a `rotate-key` job.
+    public var reencryptionBatchSize = 500
 
     public init() {}
 }
@@ -34,6 +42,11 @@ public final class Coffer: Sendable {
     public let workspaces: WorkspaceService
     public let secrets: SecretService
     public let audit: AuditLog
+    public let admin: AdminService
+    /// The DEK re-encryption job runner; run it as a service (it resumes unfinished jobs on start).
+    public let keyRotation: KeyRotationService
+    /// The periodic rotation, due-count and retention housekeeper; run it as a service.
+    public let scheduler: RotationScheduler
     private let hashingPool: NIOThreadPool
 
     static let instanceKeyName = "instance_key"
@@ -41,7 +54,8 @@ public final class Coffer: Sendable {
 
     private init(
         database: any CofferDatabase, keyring: Keyring, audit: AuditLog, accounts: AccountService,
-        workspaces: WorkspaceService, secrets: SecretService, hashingPool: NIOThreadPool
+        workspaces: WorkspaceService, secrets: SecretService, admin: AdminService, keyRotation: KeyRotationService,
+        scheduler: RotationScheduler, hashingPool: NIOThreadPool
     ) {
         self.database = database
         self.keyring = keyring
@@ -49,25 +63,36 @@ public final class Coffer: Sendable {
         self.accounts = accounts
         self.workspaces = workspaces
         self.secrets = secrets
+        self.admin = admin
+        self.keyRotation = keyRotation
+        self.scheduler = scheduler
         self.hashingPool = hashingPool
     }
 
     /// Takes ownership of `database`: it is closed by ``close()``, or before `open` throws.
+    ///
+    /// With `previousProvider` (the old master key, `COFFER_PREVIOUS_MASTER_KEY`), data written under it is
+    /// rewrapped under `provider` in one transaction — every data key, no secret — and Coffer runs on the new key
+    /// alone; starting again with the same pair is a no-op.
     public static func open(
-        database: any CofferDatabase, provider: any KeyProvider, jwtKey: SymmetricKey,
-        settings: CofferSettings = CofferSettings(), clock: @escaping @Sendable () -> Date = { Date() }
+        database: any CofferDatabase, provider: any KeyProvider, previousProvider: (any KeyProvider)? = nil,
+        jwtKey: SymmetricKey, settings: CofferSettings = CofferSettings(), logger: Logger = Logger(label: "coffer"),
+        clock: @escaping @Sendable () -> Date = { Date() }, schedulerInterval: Duration = .seconds(60),
+        schedulerClock: any Clock<Duration> = ContinuousClock()
     ) async throws -> Coffer {
         let keyring = Keyring(provider: provider)
         let instanceKey: SymmetricKey
         do {
-            instanceKey = try await loadInstanceKey(database: database, keyring: keyring)
+            instanceKey = try await loadInstanceKey(
+                database: database, keyring: keyring, previous: previousProvider, logger: logger)
         } catch {
             // The Coffer owns the database: one that cannot start closes it.
             await database.close()
             throw error
         }
         let audit = AuditLog(
-            database: database, macKey: KeyDerivation.hkdf(instanceKey, purpose: "coffer:audit-chain:v1"), clock: clock)
+            database: database, macKey: KeyDerivation.hkdf(instanceKey, purpose: "coffer:audit-chain:v1"),
+            enabled: settings.auditEnabled, clock: clock)
         let hashingPool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))
         hashingPool.start()
         let accounts = AccountService(
@@ -75,25 +100,43 @@ public final class Coffer: Sendable {
         let workspaces = WorkspaceService(database: database, keyring: keyring, audit: audit, clock: clock)
         let secrets = SecretService(
             database: database, keyring: keyring, audit: audit, access: workspaces, settings: settings, clock: clock)
+        let keyRotation = KeyRotationService(
+            database: database, keyring: keyring, audit: audit, clock: clock, batchSize: settings.reencryptionBatchSize,
+            logger: logger)
+        let admin = AdminService(database: database, keyring: keyring, audit: audit, rotation: keyRotation, clock: clock)
+        let scheduler = RotationScheduler(
+            database: database, secrets: secrets, audit: audit, settings: settings, now: clock,
+            interval: schedulerInterval, clock: schedulerClock, logger: logger)
         return Coffer(
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,
-            secrets: secrets, hashingPool: hashingPool)
+            secrets: secrets, admin: admin, keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool)
     }
 
     /// Reads (or on first start creates) the instance key; failure to unwrap it means the wrong master key.
-    private static func loadInstanceKey(database: any CofferDatabase, keyring: Keyring) async throws -> SymmetricKey {
+    private static func loadInstanceKey(
+        database: any CofferDatabase, keyring: Keyring, previous: (any KeyProvider)?, logger: Logger
+    ) async throws -> SymmetricKey {
         let meta = MetaRepository()
         let provider = keyring.provider
         if let wrapped = try await database.read({ try await meta.get(instanceKeyName, on: $0) }) {
-            do {
-                return try await provider.unwrap(wrapped, context: instanceKeyContext)
-            } catch {
-                throw KeyError(
-                    .wrongKey,
-                    "The configured master key is not the key this data was written with (\(provider.keyID)). "
-                        + "Start with the original COFFER_MASTER_KEY or master.key; to change keys, give the old one "
-                        + "as COFFER_PREVIOUS_MASTER_KEY.")
+            if let key = try? await provider.unwrap(wrapped, context: instanceKeyContext) { return key }
+            if let previous, let key = try? await previous.unwrap(wrapped, context: instanceKeyContext) {
+                let rewrapped = try await database.write { db -> Int in
+                    let count = try await keyring.rewrapAll(from: previous, instanceKey: key, on: db)
+                    try await meta.set(
+                        instanceKeyName, try await keyring.wrap(key, context: instanceKeyContext), on: db)
+                    return count
+                }
+                logger.notice(
+                    "Master key rotated: data keys rewrapped under the new key; COFFER_PREVIOUS_MASTER_KEY is no longer needed.",
+                    metadata: ["data_keys": "\(rewrapped)", "key_id": "\(provider.keyID)"])
+                return key
             }
+            throw KeyError(
+                .wrongKey,
+                "The configured master key is not the key this data was written with (\(provider.keyID)). "
+                    + "Start with the original COFFER_MASTER_KEY or master.key; to change keys, give the old one "
+                    + "as COFFER_PREVIOUS_MASTER_KEY.")
         }
         let instanceKey = KeyMaterial.generate()
         let wrapped = try await keyring.wrap(instanceKey, context: instanceKeyContext)

@@ -20,10 +20,29 @@ public struct MemberAdd: Decodable, Sendable {
     public var role: String
 }
 
-/// Seed 004's create-secret body.
+/// How Coffer makes a value itself: `{"length": 32, "charset": "alphanumeric"}`.
+public struct GeneratorSpec: Codable, Sendable, Equatable {
+    public var length: Int
+    public var charset: String
+
+    public init(length: Int = 32, charset: String = "alphanumeric") {
+        self.length = length
+        self.charset = charset
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        length = try c.decodeIfPresent(Int.self, forKey: .length) ?? 32
+        charset = try c.decodeIfPresent(String.self, forKey: .charset) ?? "alphanumeric"
+    }
+}
+
+/// Seed 004's create-secret body. Either `value` or `generate` (Coffer makes the value, and rotates it itself
+/// under an `auto_*` policy).
 public struct SecretCreate: Decodable, Sendable {
     public var name: String
-    public var value: String
+    public var value: String?
+    public var generate: GeneratorSpec?
     public var secretType: String?
     public var usage: String?
     public var rotationPolicy: String?
@@ -31,15 +50,17 @@ public struct SecretCreate: Decodable, Sendable {
     public var metadata: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case name, value, secretType = "secret_type", usage, rotationPolicy = "rotation_policy", tags, metadata
+        case name, value, generate, secretType = "secret_type", usage, rotationPolicy = "rotation_policy", tags
+        case metadata
     }
 
     public init(
-        name: String, value: String, secretType: String? = nil, usage: String? = nil, rotationPolicy: String? = nil,
+        name: String, value: String?, generate: GeneratorSpec? = nil, secretType: String? = nil, usage: String? = nil, rotationPolicy: String? = nil,
         tags: [String]? = nil, metadata: JSONValue? = nil
     ) {
         self.name = name
         self.value = value
+        self.generate = generate
         self.secretType = secretType
         self.usage = usage
         self.rotationPolicy = rotationPolicy
@@ -70,8 +91,23 @@ public struct SecretPatch: Decodable, Sendable {
     }
 }
 
+/// `new_value` may be omitted for a generated secret: Coffer makes the next value.
 public struct SecretRotate: Decodable, Sendable {
-    public var newValue: String
+    public var newValue: String?
 
     enum CodingKeys: String, CodingKey { case newValue = "new_value" }
+
+    public init(newValue: String?) { self.newValue = newValue }
+}
+
+public struct SecretRollback: Decodable, Sendable {
+    public var version: Int
+}
+
+public struct KeyRotationRequest: Decodable, Sendable {
+    public var workspaceID: String?
+
+    enum CodingKeys: String, CodingKey { case workspaceID = "workspace_id" }
+
+    public init(workspaceID: String? = nil) { self.workspaceID = workspaceID }
 }

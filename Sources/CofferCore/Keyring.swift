@@ -91,6 +91,33 @@ public final class Keyring: Sendable {
         }
     }
 
+    /// Re-seals a stored version under `targetVersion` of its workspace's data keys (same binding, same value).
+    func reseal(
+        _ stored: SecretVersionRecord, workspaceID: String, targetVersion: Int, on db: any SQLDatabase
+    ) async throws -> Data {
+        let value = try await open(stored, workspaceID: workspaceID, on: db)
+        guard let record = try await keys.find(workspaceID: workspaceID, version: targetVersion, on: db) else {
+            throw CofferError(.internalError, "The target data key is missing.")
+        }
+        let dek = try await dataKey(record)
+        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
+        return Data(try Envelope.seal(Array(value.utf8), using: dek, keyVersion: UInt32(targetVersion), authenticating: aad))
+    }
+
+    /// Re-wraps every stored data key, and the instance key, from `old` to this keyring's provider, in the
+    /// caller's transaction: O(workspaces), no secret is re-encrypted. Returns how many data keys were rewrapped.
+    func rewrapAll(from old: any KeyProvider, instanceKey: SymmetricKey, on db: any SQLDatabase) async throws -> Int {
+        let all = try await keys.all(on: db)
+        for record in all {
+            let context = Self.dekContext(workspaceID: record.workspaceId, version: record.version)
+            let dek = try await old.unwrap(record.wrappedKey, context: context)
+            try await keys.rewrap(
+                workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(dek, context: context),
+                provider: provider.name, keyID: provider.keyID, on: db)
+        }
+        return all.count
+    }
+
     /// Wraps an instance-level key (audit MAC key) under the provider.
     func wrap(_ key: SymmetricKey, context: String) async throws -> Data {
         do {

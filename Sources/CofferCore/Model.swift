@@ -89,9 +89,9 @@ public enum RotationPolicy: String, Sendable, CaseIterable {
     }
 }
 
-/// Audit actions (seed 004's, plus `listed` for denied list attempts).
+/// Audit actions: seed 004's, plus `restored`, `purged`, and `listed` (denied list and metadata attempts).
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
-    case created, accessed, updated, rotated, deleted, listed
+    case created, accessed, updated, rotated, deleted, restored, purged, listed
 }
 
 /// Who is calling.

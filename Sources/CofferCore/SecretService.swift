@@ -11,14 +11,14 @@ import SQLKit
 ///   is durable (fail-closed); if that write fails, the caller gets `audit_unavailable` and no value.
 /// - A value that fails its integrity check is never returned; the failure is audited.
 public final class SecretService: Sendable {
-    private let database: any CofferDatabase
-    private let keyring: Keyring
-    private let audit: AuditLog
-    private let access: WorkspaceService
-    private let settings: CofferSettings
-    private let clock: @Sendable () -> Date
-    private let secrets = SecretRepository()
-    private let auditRecords = AuditRepository()
+    let database: any CofferDatabase
+    let keyring: Keyring
+    let audit: AuditLog
+    let access: WorkspaceService
+    let settings: CofferSettings
+    let clock: @Sendable () -> Date
+    let secrets = SecretRepository()
+    let auditRecords = AuditRepository()
 
     init(
         database: any CofferDatabase, keyring: Keyring, audit: AuditLog, access: WorkspaceService,
@@ -71,10 +71,22 @@ public final class SecretService: Sendable {
 
     static func encodeTags(_ tags: [String]) throws -> String {
         guard tags.count <= 50 else { throw CofferError.validation("at most 50 tags") }
-        for tag in tags where tag.isEmpty || tag.count > 64 || tag.contains(where: \.isNewline) {
-            throw CofferError.validation("each tag must be 1 to 64 characters on one line")
+        for tag in tags where !isValidTag(tag) {
+            throw CofferError.validation("each tag must be 1 to 64 of the characters A-Z a-z 0-9 _ . : / @ + -")
         }
         return JSONValue.array(tags.map(JSONValue.string)).jsonText
+    }
+
+    static func isValidTag(_ tag: String) -> Bool {
+        (1...64).contains(tag.utf8.count)
+            && tag.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    true
+                default: "_.:/@+-".utf8.contains(byte)
+                }
+            }
     }
 
     static func encodeMetadata(_ metadata: JSONValue) throws -> String {
@@ -96,7 +108,19 @@ public final class SecretService: Sendable {
     ) async throws -> SecretMetadata {
         _ = try await access.authorize(.write, in: workspaceID, principal: principal, action: .created, origin: origin)
         try Self.validateName(input.name)
-        try validateValue(input.value, field: "value")
+        let value: String
+        switch (input.value, input.generate) {
+        case (let given?, nil):
+            try validateValue(given, field: "value")
+            value = given
+        case (nil, let spec?):
+            try ValueGenerator.validate(spec)
+            value = ValueGenerator.generate(spec)
+        case (nil, nil):
+            throw CofferError.validation("field `value` is required (or `generate`, to let Coffer make the value)")
+        case (_?, _?):
+            throw CofferError.validation("give either `value` or `generate`, not both")
+        }
         try Self.validateUsage(input.usage)
         let type = try Self.parseType(input.secretType) ?? .generic
         let policy = try Self.parsePolicy(input.rotationPolicy) ?? settings.defaultRotationPolicy
@@ -108,14 +132,14 @@ public final class SecretService: Sendable {
             usage: input.usage, rotationPolicy: policy.rawValue, lastRotatedAt: now.millis,
             rotationDueAt: policy.dueDate(after: now)?.millis, tags: tags, metadata: metadata, isActive: true,
             currentVersion: 1, createdByUserId: principal.userID, updatedByUserId: principal.userID,
-            createdAt: now.millis, updatedAt: now.millis)
-        let value = input.value
+            createdAt: now.millis, updatedAt: now.millis,
+            generator: try input.generate.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
         try await database.write { db in
             guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {
                 throw CofferError(.secretNameConflict, "A secret with that name already exists in this workspace.")
             }
             try await self.secrets.insert(record, on: db)
-            try await self.storeVersion(value, of: record, version: 1, by: principal, at: now, on: db)
+            try await self.storeVersion(value, of: record, version: 1, by: principal.userID, at: now, on: db)
             try await self.audit.append(
                 [
                     AuditEvent(
@@ -128,13 +152,17 @@ public final class SecretService: Sendable {
 
     /// A page of the workspace's secrets in name order (`limit` 1…1000).
     public func list(
-        in workspaceID: String, limit: Int, offset: Int, by principal: Principal, origin: RequestOrigin
+        in workspaceID: String, filter: SecretFilter = SecretFilter(), limit: Int, offset: Int, by principal: Principal,
+        origin: RequestOrigin
     ) async throws -> Page<SecretMetadata> {
         guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
         guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+        var filter = filter
+        filter.secretType = try Self.parseType(filter.secretType)?.rawValue
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
+        let query = filter
         let (items, total) = try await database.read { db in
-            try await self.secrets.list(workspaceID: workspaceID, limit: limit, offset: offset, on: db)
+            try await self.secrets.list(workspaceID: workspaceID, filter: query, limit: limit, offset: offset, on: db)
         }
         return Page(items: items.map(SecretMetadata.init), total: total, limit: limit, offset: offset)
     }
@@ -212,7 +240,7 @@ public final class SecretService: Sendable {
             }
             if let value = patch.value {
                 record.currentVersion += 1
-                try await self.storeVersion(value, of: record, version: record.currentVersion, by: principal, at: now, on: db)
+                try await self.storeVersion(value, of: record, version: record.currentVersion, by: principal.userID, at: now, on: db)
                 changed.append("value")
             }
             record.updatedByUserId = principal.userID
@@ -232,39 +260,64 @@ public final class SecretService: Sendable {
 
     /// Stores a new value as a new version and restarts the rotation period.
     public func rotate(
-        _ secretID: String, in workspaceID: String, newValue: String, by principal: Principal, origin: RequestOrigin
+        _ secretID: String, in workspaceID: String, newValue: String?, by principal: Principal, origin: RequestOrigin
     ) async throws -> SecretMetadata {
         _ = try await access.authorize(
             .write, in: workspaceID, principal: principal, action: .rotated, secretID: secretID, origin: origin)
-        try validateValue(newValue, field: "new_value")
-        let now = clock()
+        if let newValue { try validateValue(newValue, field: "new_value") }
         return try await database.write { db in
-            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
+            guard let record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
                 throw CofferError(.secretNotFound, "Secret not found.")
             }
+            return try await self.rotate(record, to: newValue, by: principal.userID, origin: origin, on: db)
+        }
+    }
+
+    /// Rotates inside an open transaction: a given value, or a freshly generated one for a generated secret.
+    func rotate(
+        _ secret: SecretRecord, to newValue: String?, by userID: String?, origin: RequestOrigin, on db: any SQLDatabase
+    ) async throws -> SecretMetadata {
+        let now = clock()
+        var record = secret
+        let value: String
+        if let newValue {
+            value = newValue
+        } else if let spec = record.generator.flatMap({ try? JSONDecoder().decode(GeneratorSpec.self, from: Data($0.utf8)) }) {
+            value = ValueGenerator.generate(spec)
+        } else {
+            throw CofferError.validation("field `new_value` is required (this secret is not generated by Coffer)")
+        }
+        do {
+            let secretID = record.id
+            let workspaceID = record.workspaceId
             record.currentVersion += 1
-            try await self.storeVersion(newValue, of: record, version: record.currentVersion, by: principal, at: now, on: db)
+            try await self.storeVersion(value, of: record, version: record.currentVersion, by: userID, at: now, on: db)
             record.lastRotatedAt = now.millis
             record.rotationDueAt = RotationPolicy(rawValue: record.rotationPolicy)?.dueDate(after: now)?.millis
-            record.updatedByUserId = principal.userID
+            record.updatedByUserId = userID
             record.updatedAt = now.millis
             try await self.secrets.update(record, on: db)
+            var details: [String: JSONValue] = ["version": .number(Double(record.currentVersion))]
+            if userID == nil { details["by"] = "rotation_scheduler" }
+            if newValue == nil { details["generated"] = .bool(true) }
             try await self.audit.append(
                 [
                     AuditEvent(
-                        action: .rotated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
-                        origin: origin, details: ["version": .number(Double(record.currentVersion))], success: true)
+                        action: .rotated, workspaceID: workspaceID, secretID: secretID, userID: userID,
+                        origin: origin, details: details, success: true)
                 ], on: db)
             return SecretMetadata(record)
         }
     }
 
-    /// Deletes a secret: it disappears from lists and its value can no longer be read.
+    /// Deletes a secret: it disappears from lists and its value can no longer be read, until it is restored.
+    /// With `purge`, every version's ciphertext and the secret itself are destroyed for good (deleted or not).
     public func delete(
-        _ secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+        _ secretID: String, in workspaceID: String, purge: Bool = false, by principal: Principal, origin: RequestOrigin
     ) async throws {
         _ = try await access.authorize(
             .write, in: workspaceID, principal: principal, action: .deleted, secretID: secretID, origin: origin)
+        if purge { return try await self.purge(secretID, in: workspaceID, by: principal, origin: origin) }
         let now = clock()
         try await database.write { db in
             guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
@@ -296,14 +349,15 @@ public final class SecretService: Sendable {
         }.map(AuditEntryView.init)
     }
 
-    private func find(_ secretID: String, in workspaceID: String) async throws -> SecretRecord {
+    func find(_ secretID: String, in workspaceID: String) async throws -> SecretRecord {
         guard let record = try await database.read({ try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: $0) })
         else { throw CofferError(.secretNotFound, "Secret not found.") }
         return record
     }
 
-    private func storeVersion(
-        _ value: String, of record: SecretRecord, version: Int, by principal: Principal, at time: Date,
+    /// Seals and stores a new version, then destroys versions beyond the configured limit.
+    func storeVersion(
+        _ value: String, of record: SecretRecord, version: Int, by userID: String?, at time: Date,
         on db: any SQLDatabase
     ) async throws {
         let (ciphertext, dekVersion) = try await keyring.seal(
@@ -311,7 +365,10 @@ public final class SecretService: Sendable {
         try await secrets.insertVersion(
             SecretVersionRecord(
                 secretId: record.id, version: version, ciphertext: ciphertext, dekVersion: dekVersion,
-                createdBy: principal.userID, createdAt: time.millis),
+                createdBy: userID, createdAt: time.millis),
             on: db)
+        if version > settings.maxVersions {
+            try await secrets.pruneVersions(of: record.id, keep: settings.maxVersions, on: db)
+        }
     }
 }

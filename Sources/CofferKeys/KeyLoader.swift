@@ -65,8 +65,9 @@ public struct KeyLoader: Sendable {
         }
     }
 
-    /// The master key and where it came from.
-    public func masterKey() throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
+    /// The master key and where it came from. With `generate: false` (offline tools), a missing key is an error
+    /// instead of a new file.
+    public func masterKey(generate: Bool = true) throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
         var found: (name: String, key: SymmetricKey)?
         for name in Self.masterKeyVariables {
             guard let text = environment[name], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
@@ -93,6 +94,9 @@ public struct KeyLoader: Sendable {
                 throw KeyError(.invalidKey, "\(path) does not hold a valid master key (base64 of exactly 32 bytes).")
             }
         }
+        guard generate else {
+            throw KeyError(.missingKey, "No master key: set COFFER_MASTER_KEY or keep \(path) in the data directory.")
+        }
         guard !isProduction else {
             throw KeyError(
                 .missingKey,
@@ -105,6 +109,18 @@ public struct KeyLoader: Sendable {
             "Generated a new master key. BACK THIS FILE UP: without it every stored secret is unrecoverable.",
             metadata: ["path": "\(path)"])
         return (key, .generated(path))
+    }
+
+    /// The previous master key (`COFFER_PREVIOUS_MASTER_KEY`) for an n-1 → n rotation at start-up, if set.
+    public func previousMasterKey() throws(KeyError) -> SymmetricKey? {
+        guard let text = environment["COFFER_PREVIOUS_MASTER_KEY"],
+            !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        else { return nil }
+        do {
+            return try KeyMaterial.parseKey(text)
+        } catch {
+            throw KeyError(.invalidKey, "COFFER_PREVIOUS_MASTER_KEY is not a valid key (base64 of exactly 32 bytes).")
+        }
     }
 
     /// The HMAC key for access tokens: `JWT_SECRET_KEY` (at least 32 characters), else `<data>/jwt.secret`,

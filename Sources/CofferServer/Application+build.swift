@@ -19,13 +19,22 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
     try prepareDataDirectory(directory, logger: logger)
     let loader = KeyLoader(environment: configuration.environment, dataDirectory: directory, logger: logger)
     let (masterKey, masterSource) = try loader.masterKey()
+    let previous = try loader.previousMasterKey().map(LocalKeyProvider.init(masterKey:))
     let (jwtKey, _) = try loader.jwtSecret()
     let provider = LocalKeyProvider(masterKey: masterKey)
     logger.info("master key loaded", metadata: ["source": "\(masterSource)", "key_id": "\(provider.keyID)"])
+    if !configuration.settings.auditEnabled {
+        logger.critical(
+            "ENABLE_SECRET_AUDIT_LOGGING=false: secret access is NOT being audited. Do not run production like this.")
+    }
     let database = try await SQLiteDatabaseStore.open(
         path: directory.appendingPathComponent("coffer.db").path, logger: logger)
-    return try await Coffer.open(
-        database: database, provider: provider, jwtKey: jwtKey, settings: configuration.settings)
+    let coffer = try await Coffer.open(
+        database: database, provider: provider, previousProvider: previous, jwtKey: jwtKey,
+        settings: configuration.settings, logger: logger)
+    // Resume a re-encryption job a previous run left unfinished before serving.
+    try await coffer.keyRotation.runPending()
+    return coffer
 }
 
 /// Creates the data directory with mode 0700; warns if an existing one is open to others.
@@ -71,10 +80,18 @@ public func buildApplication(
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(
         SecretsController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/secrets")
+    router.addRoutes(
+        WorkspaceAuditController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/audit")
+    router.addRoutes(AdminController(admin: coffer.admin).routes, atPath: "/api/secrets/admin")
+    // Services stop in reverse order: the database closes last.
+    var services: [any Service] = [CofferShutdown(coffer: coffer), coffer.keyRotation, coffer.scheduler]
+    if let path = configuration.auditFile {
+        services.append(AuditFileExporter(path: path, database: coffer.database, logger: logger))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer"),
-        services: [CofferShutdown(coffer: coffer)],
+        services: services,
         logger: logger)
 }
 

@@ -1,4 +1,5 @@
 import CofferCore
+import CofferStore
 import Foundation
 import Hummingbird
 
@@ -93,6 +94,11 @@ struct SecretsController {
             .get(":secret_id/value", use: value)
             .post(":secret_id/rotate", use: rotate)
             .get(":secret_id/audit", use: audit)
+            .get(":secret_id/versions", use: versions)
+            .post(":secret_id/rollback", use: rollback)
+            .post(":secret_id/restore", use: restore)
+            .get("rotation-due", use: rotationDue)
+            .get("statistics", use: statistics)
     }
 
     struct Target {
@@ -118,8 +124,13 @@ struct SecretsController {
         let t = try target(context)
         let limit = try Query.integer(request, "limit") ?? 50
         let offset = try Query.integer(request, "offset") ?? 0
+        let filter = SecretFilter(
+            tag: request.uri.queryParameters.get("tag"), secretType: request.uri.queryParameters.get("secret_type"),
+            namePrefix: request.uri.queryParameters.get("name_prefix"),
+            includeDeleted: try Query.boolean(request, "include_deleted") ?? false)
         return JSONResponse(
-            try await secrets.list(in: t.workspaceID, limit: limit, offset: offset, by: t.principal, origin: context.origin))
+            try await secrets.list(
+                in: t.workspaceID, filter: filter, limit: limit, offset: offset, by: t.principal, origin: context.origin))
     }
 
     func metadata(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
@@ -146,7 +157,11 @@ struct SecretsController {
 
     func rotate(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
         let t = try target(context)
-        let input = try await JSONCoding.decode(SecretRotate.self, from: request, context: context)
+        var body = request
+        let buffer = try await body.collectBody(upTo: context.maxBodyBytes)
+        let input =
+            buffer.readableBytes == 0
+            ? SecretRotate(newValue: nil) : try await JSONCoding.decode(SecretRotate.self, from: body, context: context)
         return JSONResponse(
             try await secrets.rotate(
                 t.secretID!, in: t.workspaceID, newValue: input.newValue, by: t.principal, origin: context.origin))
@@ -154,8 +169,50 @@ struct SecretsController {
 
     func delete(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
         let t = try target(context)
-        try await secrets.delete(t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin)
+        let purge = try Query.boolean(request, "purge") ?? false
+        try await secrets.delete(t.secretID!, in: t.workspaceID, purge: purge, by: t.principal, origin: context.origin)
         return .noContent
+    }
+
+    struct VersionList: Encodable, Sendable { let items: [SecretVersionView] }
+
+    func versions(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<VersionList> {
+        let t = try target(context)
+        return JSONResponse(
+            VersionList(
+                items: try await secrets.versions(of: t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin)))
+    }
+
+    func rollback(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
+        let t = try target(context)
+        let input = try await JSONCoding.decode(SecretRollback.self, from: request, context: context)
+        return JSONResponse(
+            try await secrets.rollback(
+                t.secretID!, in: t.workspaceID, to: input.version, by: t.principal, origin: context.origin))
+    }
+
+    func restore(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
+        let t = try target(context)
+        return JSONResponse(try await secrets.restore(t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin))
+    }
+
+    struct DueList: Encodable, Sendable {
+        let items: [SecretMetadata]
+        let daysAhead: Int
+
+        enum CodingKeys: String, CodingKey { case items, daysAhead = "days_ahead" }
+    }
+
+    func rotationDue(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<DueList> {
+        let t = try target(context)
+        let days = try Query.integer(request, "days_ahead") ?? 7
+        let items = try await secrets.rotationDue(in: t.workspaceID, daysAhead: days, by: t.principal, origin: context.origin)
+        return JSONResponse(DueList(items: items, daysAhead: days))
+    }
+
+    func statistics(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretStatisticsView> {
+        let t = try target(context)
+        return JSONResponse(try await secrets.statistics(in: t.workspaceID, by: t.principal, origin: context.origin))
     }
 
     struct AuditList: Encodable, Sendable { let items: [AuditEntryView] }
@@ -169,7 +226,86 @@ struct SecretsController {
     }
 }
 
+/// `/api/secrets/workspaces/{workspace_id}/audit`: the workspace's audit trail (admins and owners).
+struct WorkspaceAuditController {
+    let secrets: SecretService
+
+    var routes: RouteCollection<CofferRequestContext> {
+        RouteCollection(context: CofferRequestContext.self).get(use: list)
+    }
+
+    func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<AuditEntryView>> {
+        let principal = try context.requirePrincipal()
+        let workspaceID = try context.parameters.require("workspace_id")
+        var since: Int64?
+        if let text = request.uri.queryParameters.get("since") {
+            guard let date = ISO8601DateFormatter().date(from: String(text)) else {
+                throw CofferError(.validationFailed, "since must be an ISO 8601 time such as 2026-01-31T12:00:00Z")
+            }
+            since = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        }
+        let filter = AuditFilter(
+            action: request.uri.queryParameters.get("action").map { String($0) },
+            success: try Query.boolean(request, "success"), since: since)
+        return JSONResponse(
+            try await secrets.workspaceAudit(
+                in: workspaceID, filter: filter, limit: try Query.integer(request, "limit") ?? 50,
+                offset: try Query.integer(request, "offset") ?? 0, by: principal, origin: context.origin))
+    }
+}
+
+/// Seed 004's admin endpoints under `/api/secrets/admin` (instance admins only).
+struct AdminController {
+    let admin: AdminService
+
+    var routes: RouteCollection<CofferRequestContext> {
+        RouteCollection(context: CofferRequestContext.self)
+            .post("encryption/rotate-key", use: rotateKey)
+            .get("encryption/rotation-status", use: rotationStatus)
+            .get("encryption/health", use: health)
+            .post("encryption/generate-key", use: generateKey)
+            .get("audit/verify", use: verify)
+    }
+
+    func rotateKey(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<KeyRotationJobView> {
+        let principal = try context.requirePrincipal()
+        var body = request
+        let buffer = try await body.collectBody(upTo: context.maxBodyBytes)
+        let input =
+            buffer.readableBytes == 0
+            ? KeyRotationRequest() : try await JSONCoding.decode(KeyRotationRequest.self, from: body, context: context)
+        return JSONResponse(try await admin.rotateKey(input, by: principal, origin: context.origin), status: .accepted)
+    }
+
+    func rotationStatus(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<RotationStatusView> {
+        JSONResponse(try await admin.rotationStatus(by: try context.requirePrincipal(), origin: context.origin))
+    }
+
+    func health(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<JSONValue> {
+        JSONResponse(try await admin.encryptionHealth(by: try context.requirePrincipal(), origin: context.origin))
+    }
+
+    func generateKey(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<GeneratedKey> {
+        JSONResponse(try await admin.generateKey(by: try context.requirePrincipal(), origin: context.origin))
+    }
+
+    func verify(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<AuditVerification> {
+        JSONResponse(try await admin.verifyAudit(by: try context.requirePrincipal(), origin: context.origin))
+    }
+
+}
+
 enum Query {
+    /// A boolean query parameter (`true`/`false`/`1`/`0`); anything else is a 422.
+    static func boolean(_ request: Request, _ name: String) throws -> Bool? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        switch text.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw CofferError(.validationFailed, "\(name) must be true or false")
+        }
+    }
+
     /// An integer query parameter; present but not an integer is a 422.
     static func integer(_ request: Request, _ name: String) throws -> Int? {
         guard let text = request.uri.queryParameters.get(name) else { return nil }

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Domain settings (token lifetime, sign-up, value size, default rotation policy).
     public var settings = CofferSettings()
+    /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
+    public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
     public var environment: [String: String] = [:]
 
@@ -42,6 +44,14 @@ public struct ServerConfiguration: Sendable {
             }
             settings.defaultRotationPolicy = RotationPolicy(days: days) ?? .manual
         }
+        if let versions = try Self.integer(environment, "COFFER_MAX_VERSIONS", in: 1...10_000) {
+            settings.maxVersions = versions
+        }
+        if let enabled = try Self.boolean(environment, "ENABLE_SECRET_AUDIT_LOGGING") { settings.auditEnabled = enabled }
+        if let days = try Self.integer(environment, "SECRET_AUDIT_RETENTION_DAYS", in: 1...36_500) {
+            settings.auditRetentionDays = days
+        }
+        if let path = environment["COFFER_AUDIT_FILE"], !path.isEmpty { auditFile = path }
         maxBodyBytes = max(maxBodyBytes, settings.maxSecretBytes * 2 + 16_384)
     }
 

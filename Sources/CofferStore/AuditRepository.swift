@@ -36,8 +36,75 @@ public struct AuditRepository: Sendable {
         ).all(decoding: AuditRecord.self, with: rowDecoder)
     }
 
+    /// A page of a workspace's records, newest first, and how many match.
+    public func list(
+        workspaceID: String, filter: AuditFilter, limit: Int, offset: Int, on db: any SQLDatabase
+    ) async throws -> (items: [AuditRecord], total: Int) {
+        var conditions: [SQLQueryString] = ["workspace_id = \(bind: workspaceID)"]
+        if let action = filter.action { conditions.append("action = \(bind: action)") }
+        if let success = filter.success { conditions.append("success = \(bind: success)") }
+        if let since = filter.since { conditions.append("created_at >= \(bind: since)") }
+        let whereClause = conditions.joined(separator: " AND ")
+        let total =
+            try await db.raw("SELECT COUNT(*) AS n FROM secret_audits WHERE \(whereClause)")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
+        let items = try await db.raw(
+            "SELECT * FROM secret_audits WHERE \(whereClause) ORDER BY seq DESC LIMIT \(bind: limit) OFFSET \(bind: offset)"
+        ).all(decoding: AuditRecord.self, with: rowDecoder)
+        return (items, total)
+    }
+
+    /// Successful and failed `accessed` records of a workspace since a time.
+    public func accessCounts(workspaceID: String, since: Int64, on db: any SQLDatabase) async throws -> (succeeded: Int, failed: Int) {
+        struct Row: Decodable { let ok: Int?; let failed: Int? }
+        let row = try await db.raw(
+            """
+            SELECT SUM(CASE WHEN success THEN 1 ELSE 0 END) AS ok, SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failed
+            FROM secret_audits WHERE workspace_id = \(bind: workspaceID) AND action = 'accessed'
+            AND created_at >= \(bind: since)
+            """
+        ).first(decoding: Row.self)
+        return (row?.ok ?? 0, row?.failed ?? 0)
+    }
+
+    /// The newest record created before `time`, if any: where a retention prune would cut.
+    public func lastBefore(_ time: Int64, on db: any SQLDatabase) async throws -> AuditRecord? {
+        try await db.raw(
+            "SELECT * FROM secret_audits WHERE created_at < \(bind: time) ORDER BY seq DESC LIMIT 1"
+        ).first(decoding: AuditRecord.self, with: rowDecoder)
+    }
+
+    /// Deletes every record up to and including `seq`; returns how many.
+    public func delete(through seq: Int64, on db: any SQLDatabase) async throws -> Int {
+        let n = try await db.raw("SELECT COUNT(*) AS n FROM secret_audits WHERE seq <= \(bind: seq)")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
+        try await db.exec("DELETE FROM secret_audits WHERE seq <= \(bind: seq)")
+        return n
+    }
+
+    /// Records after `seq`, in order, at most `limit`.
+    public func after(_ seq: Int64, limit: Int, on db: any SQLDatabase) async throws -> [AuditRecord] {
+        try await db.raw(
+            "SELECT * FROM secret_audits WHERE seq > \(bind: seq) ORDER BY seq LIMIT \(bind: limit)"
+        ).all(decoding: AuditRecord.self, with: rowDecoder)
+    }
+
     /// Every record in chain order, for verification.
     public func all(on db: any SQLDatabase) async throws -> [AuditRecord] {
         try await db.raw("SELECT * FROM secret_audits ORDER BY seq").all(decoding: AuditRecord.self, with: rowDecoder)
+    }
+}
+
+/// Which audit records a list returns.
+public struct AuditFilter: Sendable {
+    public var action: String?
+    public var success: Bool?
+    /// Milliseconds since the epoch.
+    public var since: Int64?
+
+    public init(action: String? = nil, success: Bool? = nil, since: Int64? = nil) {
+        self.action = action
+        self.success = success
+        self.since = since
     }
 }

@@ -13,6 +13,9 @@ public protocol CofferDatabase: Sendable {
     var dialect: SQLDialectKind { get }
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Makes destroyed rows unrecoverable from the files (after a purge): deleted content is already zeroed in
+    /// place; this also truncates the write-ahead log that still holds older page images.
+    func compact() async throws
     func close() async
 }
 

@@ -131,6 +131,146 @@ public struct KeyRepository: Sendable {
     }
 }
 
+extension KeyRepository {
+    /// Every wrapped key, for a master-key rewrap.
+    public func all(on db: any SQLDatabase) async throws -> [WorkspaceKeyRecord] {
+        try await db.raw("SELECT * FROM workspace_keys ORDER BY workspace_id, version")
+            .all(decoding: WorkspaceKeyRecord.self, with: rowDecoder)
+    }
+
+    /// Replaces a key's wrapping (same key, new master or provider).
+    public func rewrap(
+        workspaceID: String, version: Int, wrappedKey: Data, provider: String, keyID: String, on db: any SQLDatabase
+    ) async throws {
+        try await db.exec(
+            """
+            UPDATE workspace_keys SET wrapped_key = \(bind: wrappedKey), provider = \(bind: provider), key_id = \(bind: keyID)
+            WHERE workspace_id = \(bind: workspaceID) AND version = \(bind: version)
+            """)
+    }
+
+    /// The newest version of a workspace's keys (any state), or 0.
+    public func latestVersion(workspaceID: String, on db: any SQLDatabase) async throws -> Int {
+        let latest = try await db.raw(
+            "SELECT MAX(version) AS v FROM workspace_keys WHERE workspace_id = \(bind: workspaceID)"
+        ).first(decodingColumn: "v", as: Int?.self)
+        return (latest ?? nil) ?? 0
+    }
+
+    /// Sets the state of every version of a workspace's keys below `version`.
+    public func setState(
+        _ state: String, workspaceID: String, below version: Int, on db: any SQLDatabase
+    ) async throws {
+        try await db.exec(
+            """
+            UPDATE workspace_keys SET state = \(bind: state)
+            WHERE workspace_id = \(bind: workspaceID) AND version < \(bind: version)
+            """)
+    }
+
+    /// Marks retiring keys retired where no secret version uses them any more.
+    public func retireUnused(on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            UPDATE workspace_keys SET state = 'retired' WHERE state = 'retiring' AND NOT EXISTS (
+                SELECT 1 FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+                WHERE s.workspace_id = workspace_keys.workspace_id AND v.dek_version = workspace_keys.version)
+            """)
+    }
+
+    public func workspaceIDs(on db: any SQLDatabase) async throws -> [String] {
+        try await db.raw("SELECT id FROM workspaces ORDER BY id").all(decodingColumn: "id", as: String.self)
+    }
+}
+
+/// Re-encryption jobs and the secret versions they still have to re-seal.
+public struct KeyRotationRepository: Sendable {
+    public init() {}
+
+    public func insert(_ job: KeyRotationJobRecord, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            INSERT INTO key_rotation_jobs (id, workspace_id, status, total, done, requested_by, started_at, finished_at)
+            VALUES (\(bind: job.id), \(bind: job.workspaceId), \(bind: job.status), \(bind: job.total), \(bind: job.done),
+                \(bind: job.requestedBy), \(bind: job.startedAt), \(bind: job.finishedAt))
+            """)
+    }
+
+    public func update(_ job: KeyRotationJobRecord, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            UPDATE key_rotation_jobs SET status = \(bind: job.status), total = \(bind: job.total), done = \(bind: job.done),
+                finished_at = \(bind: job.finishedAt)
+            WHERE id = \(bind: job.id)
+            """)
+    }
+
+    public func running(on db: any SQLDatabase) async throws -> [KeyRotationJobRecord] {
+        try await db.raw("SELECT * FROM key_rotation_jobs WHERE status = 'running' ORDER BY started_at")
+            .all(decoding: KeyRotationJobRecord.self, with: rowDecoder)
+    }
+
+    public func recent(limit: Int, on db: any SQLDatabase) async throws -> [KeyRotationJobRecord] {
+        try await db.raw("SELECT * FROM key_rotation_jobs ORDER BY started_at DESC, id LIMIT \(bind: limit)")
+            .all(decoding: KeyRotationJobRecord.self, with: rowDecoder)
+    }
+
+    /// Secret versions (of one workspace, or all) sealed under a key older than their workspace's newest active key.
+    public func stale(workspaceID: String?, limit: Int, on db: any SQLDatabase) async throws -> [StaleVersion] {
+        let scope: SQLQueryString = workspaceID.map { "AND s.workspace_id = \(bind: $0)" } ?? ""
+        return try await db.raw(
+            """
+            SELECT v.secret_id, v.version, v.ciphertext, v.dek_version, v.created_by, v.created_at, s.workspace_id,
+                k.version AS target_version
+            FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+            JOIN workspace_keys k ON k.workspace_id = s.workspace_id AND k.state = 'active'
+            WHERE v.dek_version < k.version \(scope)
+            LIMIT \(bind: limit)
+            """
+        ).all(decoding: StaleVersion.self, with: rowDecoder)
+    }
+
+    public func countStale(workspaceID: String?, on db: any SQLDatabase) async throws -> Int {
+        let scope: SQLQueryString = workspaceID.map { "AND s.workspace_id = \(bind: $0)" } ?? ""
+        return try await db.raw(
+            """
+            SELECT COUNT(*) AS n FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+            JOIN workspace_keys k ON k.workspace_id = s.workspace_id AND k.state = 'active'
+            WHERE v.dek_version < k.version \(scope)
+            """
+        ).first(decodingColumn: "n", as: Int.self) ?? 0
+    }
+
+    /// Replaces a version's ciphertext, only if it is still under the key it was read with.
+    public func reseal(
+        secretID: String, version: Int, from oldDEK: Int, ciphertext: Data, dekVersion: Int, on db: any SQLDatabase
+    ) async throws {
+        try await db.exec(
+            """
+            UPDATE secret_versions SET ciphertext = \(bind: ciphertext), dek_version = \(bind: dekVersion)
+            WHERE secret_id = \(bind: secretID) AND version = \(bind: version) AND dek_version = \(bind: oldDEK)
+            """)
+    }
+}
+
+/// A secret version whose workspace has a newer active data key.
+public struct StaleVersion: Decodable, Sendable {
+    public var secretId: String
+    public var version: Int
+    public var ciphertext: Data
+    public var dekVersion: Int
+    public var createdBy: String?
+    public var createdAt: Int64
+    public var workspaceId: String
+    public var targetVersion: Int
+
+    public var record: SecretVersionRecord {
+        SecretVersionRecord(
+            secretId: secretId, version: version, ciphertext: ciphertext, dekVersion: dekVersion, createdBy: createdBy,
+            createdAt: createdAt)
+    }
+}
+
 /// Small named values: the wrapped instance key and similar.
 public struct MetaRepository: Sendable {
     public init() {}

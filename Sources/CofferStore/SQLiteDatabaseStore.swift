@@ -50,7 +50,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             opened.append(writer)
             for pragma in [
                 "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                "PRAGMA foreign_keys = ON",
+                "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON",
             ] {
                 _ = try await writer.query(pragma, [])
             }
@@ -96,6 +96,12 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                 }
                 throw StoreError.translate(error)
             }
+        }
+    }
+
+    public func compact() async throws {
+        try await writeLock.withLock {
+            _ = try await writer.query("PRAGMA wal_checkpoint(TRUNCATE)", [])
         }
     }
 

@@ -37,6 +37,8 @@ final class InstrumentedDatabase: CofferDatabase {
         return try await inner.write(body)
     }
 
+    func compact() async throws { try await inner.compact() }
+
     func close() async { await inner.close() }
 }
 

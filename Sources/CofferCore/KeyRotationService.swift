@@ -1,0 +1,182 @@
+import CofferStore
+import Foundation
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// Data-key rotation (seed 004's `rotate-key`) and the background job that re-encrypts older versions.
+///
+/// Guarantees:
+/// - `rotateKey` adds a new data-key version per workspace in one transaction; every write after it returns uses
+///   the new key at once.
+/// - The job re-seals older versions in batches, one transaction each, so reads and writes keep working, and a
+///   crash loses at most the batch in flight: on the next start the job resumes where the database says it is.
+/// - Every ciphertext keeps naming the key that sealed it, and no key is deleted, so no secret is ever
+///   undecryptable, mid-job or after.
+public final class KeyRotationService: Service, Sendable {
+    private let database: any CofferDatabase
+    private let keyring: Keyring
+    private let audit: AuditLog
+    private let clock: @Sendable () -> Date
+    private let batchSize: Int
+    private let logger: Logger
+    private let jobs = KeyRotationRepository()
+    private let keys = KeyRepository()
+    private let wake: AsyncStream<Void>
+    private let wakeContinuation: AsyncStream<Void>.Continuation
+
+    init(
+        database: any CofferDatabase, keyring: Keyring, audit: AuditLog, clock: @escaping @Sendable () -> Date,
+        batchSize: Int, logger: Logger
+    ) {
+        self.database = database
+        self.keyring = keyring
+        self.audit = audit
+        self.clock = clock
+        self.batchSize = max(1, batchSize)
+        self.logger = logger
+        (wake, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Adds a new data-key version to one workspace, or to every workspace, and starts the re-encryption job.
+    func rotateKey(workspaceID: String?, by userID: String, origin: RequestOrigin) async throws -> KeyRotationJobView {
+        let now = clock()
+        let job = try await database.write { db -> KeyRotationJobRecord in
+            let targets: [String]
+            if let workspaceID {
+                guard try await WorkspaceRepository().find(id: workspaceID, on: db) != nil else {
+                    throw CofferError(.workspaceNotFound, "Workspace not found.")
+                }
+                targets = [workspaceID]
+            } else {
+                targets = try await self.keys.workspaceIDs(on: db)
+            }
+            var events: [AuditEvent] = []
+            for target in targets {
+                let next = try await self.keys.latestVersion(workspaceID: target, on: db) + 1
+                try await self.keyring.createWorkspaceKey(workspaceID: target, version: next, at: now, on: db)
+                try await self.keys.setState("retiring", workspaceID: target, below: next, on: db)
+                events.append(
+                    AuditEvent(
+                        action: .rotated, workspaceID: target, secretID: nil, userID: userID, origin: origin,
+                        details: ["event": "data_key_rotated", "dek_version": .number(Double(next))], success: true))
+            }
+            // A newer job covers everything an older running one would still do.
+            for var running in try await self.jobs.running(on: db)
+            where workspaceID == nil || running.workspaceId == workspaceID {
+                running.status = "superseded"
+                running.finishedAt = now.millis
+                try await self.jobs.update(running, on: db)
+            }
+            let total = try await self.jobs.countStale(workspaceID: workspaceID, on: db)
+            let job = KeyRotationJobRecord(
+                id: UUID().uuidString.lowercased(), workspaceId: workspaceID, status: total == 0 ? "completed" : "running",
+                total: Int64(total), done: 0, requestedBy: userID, startedAt: now.millis,
+                finishedAt: total == 0 ? now.millis : nil)
+            try await self.jobs.insert(job, on: db)
+            try await self.audit.append(events, on: db)
+            return job
+        }
+        wakeContinuation.yield()
+        return KeyRotationJobView(job)
+    }
+
+    /// Recent jobs, newest first.
+    func status(limit: Int = 20) async throws -> [KeyRotationJobView] {
+        try await database.read { try await self.jobs.recent(limit: limit, on: $0) }.map(KeyRotationJobView.init)
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            var wakeups = self.wake.makeAsyncIterator()
+            while !Task.isCancelled {
+                do {
+                    try await self.runPending()
+                } catch {
+                    self.logger.error("key re-encryption paused; will retry", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(5))
+                    continue
+                }
+                guard await wakeups.next() != nil else { return }
+            }
+        }
+    }
+
+    /// Runs every unfinished job to completion (used at start-up to resume, and by the background loop).
+    public func runPending() async throws {
+        for job in try await database.read({ try await self.jobs.running(on: $0) }) {
+            try await runJob(job)
+        }
+    }
+
+    /// One batch in one transaction, until nothing in the job's scope is stale. Returns batches run.
+    @discardableResult
+    func runJob(_ job: KeyRotationJobRecord, maxBatches: Int = .max) async throws -> Int {
+        var batches = 0
+        while batches < maxBatches {
+            let finished = try await database.write { db -> Bool in
+                guard var current = try await self.jobs.running(on: db).first(where: { $0.id == job.id }) else {
+                    return true
+                }
+                let stale = try await self.jobs.stale(workspaceID: job.workspaceId, limit: self.batchSize, on: db)
+                for version in stale {
+                    let ciphertext = try await self.keyring.reseal(
+                        version.record, workspaceID: version.workspaceId, targetVersion: version.targetVersion, on: db)
+                    try await self.jobs.reseal(
+                        secretID: version.secretId, version: version.version, from: version.dekVersion,
+                        ciphertext: ciphertext, dekVersion: version.targetVersion, on: db)
+                }
+                current.done += Int64(stale.count)
+                if stale.count < self.batchSize {
+                    current.status = "completed"
+                    current.finishedAt = self.clock().millis
+                    current.total = max(current.total, current.done)
+                    try await self.keys.retireUnused(on: db)
+                }
+                try await self.jobs.update(current, on: db)
+                return current.status != "running"
+            }
+            batches += 1
+            if finished { break }
+        }
+        return batches
+    }
+}
+
+/// A re-encryption job's progress, for `rotation-status`.
+public struct KeyRotationJobView: Encodable, Sendable {
+    public let id: String
+    public let workspaceID: String?
+    public let status: String
+    public let total: Int64
+    public let done: Int64
+    public let startedAt: Date
+    public let finishedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, workspaceID = "workspace_id", status, total, done, remaining, startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(workspaceID, forKey: .workspaceID)
+        try c.encode(status, forKey: .status)
+        try c.encode(total, forKey: .total)
+        try c.encode(done, forKey: .done)
+        try c.encode(max(0, total - done), forKey: .remaining)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+    }
+
+    init(_ record: KeyRotationJobRecord) {
+        id = record.id
+        workspaceID = record.workspaceId
+        status = record.status
+        total = record.total
+        done = record.done
+        startedAt = Date(millis: record.startedAt)
+        finishedAt = record.finishedAt.map(Date.init(millis:))
+    }
+}

@@ -1,0 +1,208 @@
+import CofferStore
+import Foundation
+import SQLKit
+
+/// Versions, rollback, restore, purge, rotation-due lists and statistics.
+extension SecretService {
+    /// A secret's versions, newest first: who made each and when, never a value.
+    public func versions(
+        of secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> [SecretVersionView] {
+        _ = try await access.authorize(
+            .read, in: workspaceID, principal: principal, action: .listed, secretID: secretID, origin: origin)
+        let record = try await find(secretID, in: workspaceID)
+        return try await database.read { try await self.secrets.versions(of: secretID, on: $0) }.map {
+            SecretVersionView($0, current: record.currentVersion)
+        }
+    }
+
+    /// Writes the value of an older version as a new version (the old bytes exactly).
+    public func rollback(
+        _ secretID: String, in workspaceID: String, to version: Int, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(
+            .write, in: workspaceID, principal: principal, action: .updated, secretID: secretID, origin: origin)
+        guard version >= 1 else { throw CofferError.validation("version must be 1 or more") }
+        let now = clock()
+        return try await database.write { db in
+            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            guard let stored = try await self.secrets.version(version, of: secretID, on: db) else {
+                throw CofferError(.secretNotFound, "That version does not exist (or is beyond the kept versions).")
+            }
+            let value = try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
+            record.currentVersion += 1
+            try await self.storeVersion(
+                value, of: record, version: record.currentVersion, by: principal.userID, at: now, on: db)
+            record.updatedByUserId = principal.userID
+            record.updatedAt = now.millis
+            try await self.secrets.update(record, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .updated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin,
+                        details: [
+                            "rollback_to": .number(Double(version)), "version": .number(Double(record.currentVersion)),
+                        ], success: true)
+                ], on: db)
+            return SecretMetadata(record)
+        }
+    }
+
+    /// Brings back a deleted secret; refused (409) while a live secret holds its name.
+    public func restore(
+        _ secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(
+            .write, in: workspaceID, principal: principal, action: .updated, secretID: secretID, origin: origin)
+        let now = clock()
+        return try await database.write { db in
+            guard var record = try await self.secrets.findAny(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            guard record.deletedAt != nil else { return SecretMetadata(record) }
+            guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNameConflict, "A live secret now has that name; rename or delete it first.")
+            }
+            record.deletedAt = nil
+            record.isActive = true
+            record.updatedByUserId = principal.userID
+            record.updatedAt = now.millis
+            try await self.secrets.update(record, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .restored, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin, details: ["name": .string(record.name)], success: true)
+                ], on: db)
+            return SecretMetadata(record)
+        }
+    }
+
+    /// Destroys a secret and all its ciphertexts, then checkpoints the database so the destroyed pages do not
+    /// linger in the write-ahead log.
+    func purge(_ secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin) async throws {
+        try await database.write { db in
+            guard let record = try await self.secrets.findAny(id: secretID, workspaceID: workspaceID, on: db) else {
+                throw CofferError(.secretNotFound, "Secret not found.")
+            }
+            try await self.secrets.purge(id: secretID, on: db)
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .purged, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
+                        origin: origin, details: ["name": .string(record.name)], success: true)
+                ], on: db)
+        }
+        try await database.compact()
+    }
+
+    /// Live secrets due for rotation within `daysAhead` days (overdue ones included), soonest first.
+    public func rotationDue(
+        in workspaceID: String, daysAhead: Int, by principal: Principal, origin: RequestOrigin
+    ) async throws -> [SecretMetadata] {
+        guard (0...3650).contains(daysAhead) else { throw CofferError.validation("days_ahead must be from 0 to 3650") }
+        _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
+        let horizon = clock().addingTimeInterval(TimeInterval(daysAhead) * 86_400).millis
+        return try await database.read { db in
+            try await self.secrets.due(workspaceID: workspaceID, before: horizon, on: db)
+        }.map(SecretMetadata.init)
+    }
+
+    /// Seed 004's statistics for a workspace.
+    public func statistics(
+        in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretStatisticsView {
+        _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
+        let now = clock()
+        let soon = now.addingTimeInterval(7 * 86_400).millis
+        let dayAgo = now.addingTimeInterval(-86_400).millis
+        return try await database.read { db in
+            let stats = try await self.secrets.statistics(workspaceID: workspaceID, now: now.millis, soon: soon, on: db)
+            let accesses = try await self.auditRecords.accessCounts(workspaceID: workspaceID, since: dayAgo, on: db)
+            return SecretStatisticsView(stats, accesses: accesses.succeeded, failedAccesses: accesses.failed)
+        }
+    }
+
+    /// A workspace's audit records, newest first, filtered (workspace admins and owners).
+    public func workspaceAudit(
+        in workspaceID: String, filter: AuditFilter, limit: Int, offset: Int, by principal: Principal,
+        origin: RequestOrigin
+    ) async throws -> Page<AuditEntryView> {
+        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+        if let action = filter.action, AuditAction(rawValue: action) == nil {
+            throw CofferError.validation(
+                "action must be one of " + AuditAction.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        _ = try await access.authorize(.administer, in: workspaceID, principal: principal, action: .listed, origin: origin)
+        let (items, total) = try await database.read { db in
+            try await self.auditRecords.list(workspaceID: workspaceID, filter: filter, limit: limit, offset: offset, on: db)
+        }
+        return Page(items: items.map(AuditEntryView.init), total: total, limit: limit, offset: offset)
+    }
+}
+
+/// A version's metadata.
+public struct SecretVersionView: Encodable, Sendable {
+    public let version: Int
+    public let dekVersion: Int
+    public let createdByUserID: String?
+    public let createdAt: Date
+    public let isCurrent: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case version, dekVersion = "dek_version", createdByUserID = "created_by_user_id", createdAt = "created_at"
+        case isCurrent = "is_current"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(dekVersion, forKey: .dekVersion)
+        try c.encode(createdByUserID, forKey: .createdByUserID)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(isCurrent, forKey: .isCurrent)
+    }
+
+    init(_ info: SecretVersionInfo, current: Int) {
+        version = info.version
+        dekVersion = info.dekVersion
+        createdByUserID = info.createdBy
+        createdAt = Date(millis: info.createdAt)
+        isCurrent = info.version == current
+    }
+}
+
+/// `GET …/secrets/statistics`.
+public struct SecretStatisticsView: Encodable, Sendable {
+    public let totalSecrets: Int
+    public let activeSecrets: Int
+    public let deletedSecrets: Int
+    public let byType: [String: Int]
+    public let byRotationPolicy: [String: Int]
+    public let dueWithin7Days: Int
+    public let overdue: Int
+    public let accessesLast24h: Int
+    public let failedAccessesLast24h: Int
+
+    enum CodingKeys: String, CodingKey {
+        case totalSecrets = "total_secrets", activeSecrets = "active_secrets", deletedSecrets = "deleted_secrets"
+        case byType = "by_type", byRotationPolicy = "by_rotation_policy", dueWithin7Days = "due_within_7_days"
+        case overdue, accessesLast24h = "accesses_last_24h", failedAccessesLast24h = "failed_accesses_last_24h"
+    }
+
+    init(_ stats: SecretStatistics, accesses: Int, failedAccesses: Int) {
+        totalSecrets = stats.total
+        activeSecrets = stats.active
+        deletedSecrets = stats.deleted
+        byType = stats.byType
+        byRotationPolicy = stats.byPolicy
+        dueWithin7Days = stats.dueSoon
+        overdue = stats.overdue
+        accessesLast24h = accesses
+        failedAccessesLast24h = failedAccesses
+    }
+}
