@@ -13,11 +13,18 @@ public struct Credentials: Decodable, Sendable {
 
 public struct WorkspaceCreate: Decodable, Sendable {
     public var name: String
+
+    public init(name: String) { self.name = name }
 }
 
 public struct MemberAdd: Decodable, Sendable {
     public var username: String
     public var role: String
+
+    public init(username: String, role: String) {
+        self.username = username
+        self.role = role
+    }
 }
 
 /// How Coffer makes a value itself: `{"length": 32, "charset": "alphanumeric"}`.

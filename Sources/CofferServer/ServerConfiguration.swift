@@ -52,6 +52,9 @@ public struct ServerConfiguration: Sendable {
             settings.auditRetentionDays = days
         }
         if let path = environment["COFFER_AUDIT_FILE"], !path.isEmpty { auditFile = path }
+        if let batch = try Self.integer(environment, "COFFER_REENCRYPTION_BATCH_SIZE", in: 1...100_000) {
+            settings.reencryptionBatchSize = batch
+        }
         maxBodyBytes = max(maxBodyBytes, settings.maxSecretBytes * 2 + 16_384)
     }
 

@@ -74,6 +74,14 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
     }
 
+    /// A store dropped without `close()` (an error path) still closes its connections: the close work keeps each
+    /// connection alive until it has run.
+    deinit {
+        if !closed.load(ordering: .relaxed) {
+            for connection in readers + [writer] { _ = connection.close() }
+        }
+    }
+
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         let connection = readers[(index & Int.max) % readers.count]
