@@ -50,7 +50,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             opened.append(writer)
             for pragma in [
                 "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON",
+                "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON", "PRAGMA case_sensitive_like = ON",
             ] {
                 _ = try await writer.query(pragma, [])
             }
@@ -61,6 +61,8 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                 opened.append(reader)
                 _ = try await reader.query("PRAGMA busy_timeout = 10000", [])
                 _ = try await reader.query("PRAGMA query_only = ON", [])
+                // LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
+                _ = try await reader.query("PRAGMA case_sensitive_like = ON", [])
                 readers.append(reader)
             }
             let store = SQLiteDatabaseStore(writer: writer, readers: readers, logger: logger)
