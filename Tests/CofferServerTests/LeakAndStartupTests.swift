@@ -28,6 +28,24 @@ struct LeakAndStartupTests {
                     .post, "/api/secrets/workspaces/\(ws)/secrets/\(id)/rotate", token: owner.token,
                     body: api.json(["new_value": value + "-rotated"]))
             }
+            // The lifecycle endpoints too: versions, rollback, generated values, key rotation, purge.
+            let lifecycle = try await api.secret("LIFECYCLE", value: values[0] + "-lifecycle", in: ws, token: owner.token)
+            let base = "/api/secrets/workspaces/\(ws)/secrets"
+            _ = try await api.call(.patch, "\(base)/\(lifecycle)", token: owner.token, body: api.json(["value": values[1] + "-patched"]))
+            _ = try await api.call(.get, "\(base)/\(lifecycle)/versions", token: owner.token)
+            _ = try await api.call(.post, "\(base)/\(lifecycle)/rollback", token: owner.token, body: api.json(["version": 1]))
+            let generated = try await api.call(
+                .post, base, token: owner.token,
+                body: #"{"name":"GENERATED","generate":{"length":48},"rotation_policy":"auto_30_days"}"#)
+            let generatedValue = try await api.call(.get, "\(base)/\(generated.text("id"))/value", token: owner.token).text("value")
+            #expect(generatedValue.count == 48)
+            tokens.set(tokens.get() + [generatedValue])
+            _ = try await api.call(.post, "/api/secrets/admin/encryption/rotate-key", token: owner.token)
+            _ = try await api.call(.get, "/api/secrets/admin/encryption/rotation-status", token: owner.token)
+            let newKey = try await api.call(.post, "/api/secrets/admin/encryption/generate-key", token: owner.token).text("key")
+            tokens.set(tokens.get() + [newKey])
+            _ = try await api.call(.get, "/api/secrets/workspaces/\(ws)/audit?limit=1000", token: owner.token)
+            _ = try await api.call(.delete, "\(base)/\(lifecycle)?purge=true", token: owner.token)
             // Failed attempts too: a wrong password and a bad token must not be echoed.
             _ = try await api.call(.post, "/api/auth/login", body: api.json(["username": "owner", "password": "wrong-password-xyz"]))
             _ = try await api.call(.get, "/api/workspaces", token: "not-a-token-but-secretish")
@@ -39,7 +57,8 @@ struct LeakAndStartupTests {
         }
         let log = logs.text
         #expect(log.contains("request"))  // the capture works
-        let secrets = values + values.map { $0 + "-rotated" } + [LiveServer.password, "wrong-password-xyz", "not-a-token-but-secretish"]
+        let secrets = values + values.map { $0 + "-rotated" } + [values[0] + "-lifecycle", values[1] + "-patched"]
+            + [LiveServer.password, "wrong-password-xyz", "not-a-token-but-secretish"]
             + tokens.get() + [KeyMaterial.encode(masterKey)]
         for secret in secrets {
             #expect(!log.contains(secret), "log contains \(secret.prefix(12))…")
@@ -132,6 +151,28 @@ struct LeakAndStartupTests {
         // The seed's variable names work for the right key.
         let again = try await open(dir, ["SECRET_ENCRYPTION_KEY": key])
         await again.close()
+    }
+
+    @Test("COFFER_PREVIOUS_MASTER_KEY rotates the master key at start-up; afterwards only the new key opens the data")
+    func masterKeyRotationAtStartup() async throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let old = KeyMaterial.encode(KeyMaterial.generate())
+        let new = KeyMaterial.encode(KeyMaterial.generate())
+        await (try await open(dir, ["COFFER_MASTER_KEY": old])).close()
+        await (try await open(dir, ["COFFER_MASTER_KEY": new, "COFFER_PREVIOUS_MASTER_KEY": old])).close()
+        await (try await open(dir, ["COFFER_MASTER_KEY": new, "COFFER_PREVIOUS_MASTER_KEY": old])).close()  // idempotent
+        await (try await open(dir, ["COFFER_MASTER_KEY": new])).close()
+        await #expect {
+            _ = try await open(dir, ["COFFER_MASTER_KEY": old])
+        } throws: { error in
+            (error as? KeyError)?.code == .wrongKey
+        }
+        await #expect {
+            _ = try await open(dir, ["COFFER_MASTER_KEY": new, "COFFER_PREVIOUS_MASTER_KEY": "garbage"])
+        } throws: { error in
+            (error as? KeyError)?.publicMessage.contains("COFFER_PREVIOUS_MASTER_KEY") == true
+        }
     }
 
     @Test("malformed settings are refused with the setting's name")
