@@ -3,6 +3,7 @@ import CofferStore
 import Crypto
 import Foundation
 import HummingbirdBcrypt
+import SQLKit
 import NIOPosix
 import Synchronization
 
@@ -38,11 +39,13 @@ public final class AccountService: Sendable {
 
     struct Claims: Codable {
         let sub: String
+        let sid: String?
         let iat: Int64
         let exp: Int64
         let iss: String
         let jti: String
     }
+    private let sessions = SessionRepository()
 
     /// Creates an account. The first account becomes the instance admin; later ones need an admin caller unless
     /// sign-up is open (`COFFER_ALLOW_SIGNUP=true`).
@@ -54,12 +57,7 @@ public final class AccountService: Sendable {
             throw CofferError.validation(
                 "username must be 3 to 64 characters of letters, digits and . _ @ -")
         }
-        guard credentials.password.count >= 12 else {
-            throw CofferError.validation("password must be at least 12 characters")
-        }
-        guard credentials.password.utf8.count <= 72 else {
-            throw CofferError.validation("password must be at most 72 bytes (bcrypt's limit)")
-        }
+        try Self.validatePassword(credentials.password, field: "password")
         let callerIsAdmin: Bool
         if let caller {
             callerIsAdmin = try await database.read { try await self.users.find(id: caller.userID, on: $0) }?.isAdmin ?? false
@@ -105,31 +103,120 @@ public final class AccountService: Sendable {
         guard let user, matches else {
             throw CofferError(.invalidCredentials, "Invalid username or password.")
         }
-        return try issueToken(for: user)
+        let now = clock()
+        let session = SessionRecord(
+            id: UUID().uuidString.lowercased(), userId: user.id, createdAt: now.millis,
+            expiresAt: now.addingTimeInterval(TimeInterval(settings.sessionDays) * 86_400).millis)
+        return try await database.write { db in
+            try await self.sessions.insert(session, on: db)
+            return try await self.issue(for: user.id, session: session.id, on: db)
+        }
     }
 
-    func issueToken(for user: UserRecord) throws -> TokenGrant {
-        let now = Int64(clock().timeIntervalSince1970)
+    /// A new access token and refresh token for a session, inside the caller's transaction.
+    private func issue(for userID: String, session: String, on db: any SQLDatabase) async throws -> TokenGrant {
+        let now = clock()
+        let seconds = Int64(now.timeIntervalSince1970)
         let lifetime = Int64(settings.jwtExpireMinutes) * 60
         let claims = Claims(
-            sub: user.id, iat: now, exp: now + lifetime, iss: "coffer", jti: UUID().uuidString.lowercased())
-        return TokenGrant(accessToken: try tokens.sign(claims), expiresIn: Int(lifetime))
+            sub: userID, sid: session, iat: seconds, exp: seconds + lifetime, iss: "coffer",
+            jti: UUID().uuidString.lowercased())
+        let refresh = "cfr_" + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
+        try await sessions.insertToken(
+            RefreshTokenRecord(tokenHash: Self.hash(refresh), sessionId: session, createdAt: now.millis), on: db)
+        return TokenGrant(accessToken: try tokens.sign(claims), expiresIn: Int(lifetime), refreshToken: refresh)
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one again
+    /// (a stolen copy, or a replay) revokes the whole session, and both holders must log in again.
+    public func refresh(_ request: RefreshRequest) async throws -> TokenGrant {
+        let hash = Self.hash(request.refreshToken)
+        let invalid = CofferError(.invalidToken, "The refresh token is not valid; log in again.")
+        let now = clock().millis
+        let outcome = try await database.write { db -> Result<TokenGrant, CofferError> in
+            guard let token = try await self.sessions.findToken(hash: hash, on: db),
+                let session = try await self.sessions.find(id: token.sessionId, on: db),
+                session.revokedAt == nil, session.expiresAt > now
+            else { return .failure(invalid) }
+            guard token.usedAt == nil, try await self.sessions.markUsed(hash: hash, at: now, on: db) else {
+                // Reuse: commit the revocation, then refuse.
+                try await self.sessions.revoke(id: session.id, reason: "refresh_token_reused", at: now, on: db)
+                return .failure(
+                    CofferError(.invalidToken, "This refresh token was already used; the session has been revoked."))
+            }
+            return .success(try await self.issue(for: session.userId, session: session.id, on: db))
+        }
+        return try outcome.get()
+    }
+
+    /// Ends the caller's session: its refresh tokens stop working and its access tokens are refused.
+    public func logout(_ principal: Principal) async throws {
+        guard let sessionID = principal.sessionID else { return }
+        let now = clock().millis
+        try await database.write { db in
+            try await self.sessions.revoke(id: sessionID, reason: "logout", at: now, on: db)
+        }
+    }
+
+    /// Changes the caller's password (the current one is required) and revokes all of the user's sessions.
+    public func changePassword(_ change: PasswordChange, for principal: Principal) async throws {
+        try Self.validatePassword(change.newPassword, field: "new_password")
+        guard let user = try await database.read({ try await self.users.find(id: principal.userID, on: $0) }) else {
+            throw CofferError(.invalidToken, "The access token is not valid.")
+        }
+        let current = change.currentPassword
+        let stored = user.passwordHash
+        let new = change.newPassword
+        let cost = settings.bcryptCost
+        let (matches, hash) = try await hashingPool.runIfActive { () -> (Bool, String?) in
+            guard Bcrypt.verify(current, hash: stored) else { return (false, nil) }
+            return (true, Bcrypt.hash(new, cost: cost))
+        }
+        guard matches, let hash else {
+            throw CofferError(.invalidCredentials, "The current password is wrong.")
+        }
+        let now = clock().millis
+        try await database.write { db in
+            try await self.users.setPassword(userID: user.id, hash: hash, at: now, on: db)
+            try await self.sessions.revokeAll(userID: user.id, reason: "password_changed", at: now, on: db)
+        }
+    }
+
+    static func validatePassword(_ password: String, field: String) throws {
+        guard password.count >= 12 else {
+            throw CofferError.validation("\(field) must be at least 12 characters")
+        }
+        guard password.utf8.count <= 72 else {
+            throw CofferError.validation("\(field) must be at most 72 bytes (bcrypt's limit)")
+        }
     }
 
     /// The caller a bearer token speaks for.
     /// - Throws: `invalid_token` (malformed, forged, other key or algorithm) or `token_expired`.
-    public func authenticate(bearer token: String) throws -> Principal {
+    /// - Throws: `invalid_token` (malformed, forged, other key or algorithm, or its session revoked) or
+    ///   `token_expired`.
+    public func authenticate(bearer token: String) async throws -> Principal {
         let claims: Claims
         do {
             claims = try tokens.verify(token, as: Claims.self)
         } catch {
             throw CofferError(.invalidToken, "The access token is not valid.")
         }
-        guard claims.iss == "coffer" else { throw CofferError(.invalidToken, "The access token is not valid.") }
-        guard Int64(clock().timeIntervalSince1970) < claims.exp else {
-            throw CofferError(.tokenExpired, "The access token has expired; log in again.")
+        guard claims.iss == "coffer", let sessionID = claims.sid else {
+            throw CofferError(.invalidToken, "The access token is not valid.")
         }
-        return Principal(userID: claims.sub)
+        guard Int64(clock().timeIntervalSince1970) < claims.exp else {
+            throw CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
+        }
+        let session = try await database.read { try await self.sessions.find(id: sessionID, on: $0) }
+        guard let session, session.userId == claims.sub, session.revokedAt == nil else {
+            throw CofferError(.invalidToken, "The session has ended; log in again.")
+        }
+        return Principal(userID: claims.sub, sessionID: sessionID)
     }
 
     /// The account behind a principal.

@@ -10,6 +10,8 @@ import NIOPosix
 public struct CofferSettings: Sendable {
     /// Access-token lifetime (`JWT_EXPIRE_MINUTES`, default 15).
     public var jwtExpireMinutes = 15
+    /// How long a login session (its refresh tokens) lives (`COFFER_SESSION_DAYS`, default 30).
+    public var sessionDays = 30
     /// Whether anyone may register after the first user (`COFFER_ALLOW_SIGNUP`, default false).
     public var allowSignup = false
     /// Largest secret value in bytes (`COFFER_MAX_SECRET_BYTES`, default 64 KiB).

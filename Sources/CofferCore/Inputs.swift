@@ -118,3 +118,23 @@ public struct KeyRotationRequest: Decodable, Sendable {
 
     public init(workspaceID: String? = nil) { self.workspaceID = workspaceID }
 }
+
+public struct RefreshRequest: Decodable, Sendable {
+    public var refreshToken: String
+
+    enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
+
+    public init(refreshToken: String) { self.refreshToken = refreshToken }
+}
+
+public struct PasswordChange: Decodable, Sendable {
+    public var currentPassword: String
+    public var newPassword: String
+
+    enum CodingKeys: String, CodingKey { case currentPassword = "current_password", newPassword = "new_password" }
+
+    public init(currentPassword: String, newPassword: String) {
+        self.currentPassword = currentPassword
+        self.newPassword = newPassword
+    }
+}

@@ -97,8 +97,13 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
 /// Who is calling.
 public struct Principal: Sendable, Equatable {
     public let userID: String
+    /// The login session an access token belongs to (logout and password changes revoke it).
+    public let sessionID: String?
 
-    public init(userID: String) { self.userID = userID }
+    public init(userID: String, sessionID: String? = nil) {
+        self.userID = userID
+        self.sessionID = sessionID
+    }
 }
 
 /// Where a request came from, for the audit trail.

@@ -27,9 +27,12 @@ public struct TokenGrant: Encodable, Sendable {
     public let accessToken: String
     public let tokenType = "bearer"
     public let expiresIn: Int
+    /// Opaque, single use: exchange it at `/api/auth/refresh` for a new pair. Stored by the server only as a hash.
+    public let refreshToken: String
 
     enum CodingKeys: String, CodingKey {
         case accessToken = "access_token", tokenType = "token_type", expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
     }
 }
 

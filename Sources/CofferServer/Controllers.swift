@@ -12,6 +12,26 @@ struct AuthController {
             .post("register", use: register)
             .post("login", use: login)
             .get("me", use: me)
+            .post("refresh", use: refresh)
+            .post("logout", use: logout)
+            .post("password", use: changePassword)
+    }
+
+    func refresh(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenGrant> {
+        let input = try await JSONCoding.decode(RefreshRequest.self, from: request, context: context)
+        return JSONResponse(try await accounts.refresh(input))
+    }
+
+    func logout(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
+        try await accounts.logout(try context.requirePrincipal())
+        return .noContent
+    }
+
+    func changePassword(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
+        let principal = try context.requirePrincipal()
+        let input = try await JSONCoding.decode(PasswordChange.self, from: request, context: context)
+        try await accounts.changePassword(input, for: principal)
+        return .noContent
     }
 
     func register(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<UserView> {

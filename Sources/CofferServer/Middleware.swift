@@ -82,7 +82,7 @@ struct AuthMiddleware: RouterMiddleware {
             throw CofferError(.invalidToken, "Authorization must be `Bearer <token>`.")
         }
         var context = context
-        context.principal = try accounts.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        context.principal = try await accounts.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
         return try await next(request, context)
     }
 }

@@ -38,6 +38,7 @@ public struct ServerConfiguration: Sendable {
             settings.maxSecretBytes = bytes
         }
         if let allow = try Self.boolean(environment, "COFFER_ALLOW_SIGNUP") { settings.allowSignup = allow }
+        if let days = try Self.integer(environment, "COFFER_SESSION_DAYS", in: 1...365) { settings.sessionDays = days }
         if let days = try Self.integer(environment, "SECRET_ROTATION_DAYS", in: 0...365) {
             guard days == 0 || RotationPolicy(days: days) != nil else {
                 throw ConfigurationError("SECRET_ROTATION_DAYS must be 30, 60, 90, 180 or 365 (or 0 for manual).")

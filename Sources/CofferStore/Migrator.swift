@@ -136,6 +136,30 @@ public enum Migrator {
                 "CREATE INDEX secrets_rotation_due ON secrets(workspace_id, rotation_due_at)",
             ]
         },
+        Migration(version: 3, name: "sessions and refresh tokens") { _ in
+            [
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    revoked_at BIGINT,
+                    revoked_reason TEXT
+                )
+                """,
+                "CREATE INDEX sessions_by_user ON sessions(user_id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    session_id TEXT NOT NULL REFERENCES sessions(id),
+                    created_at BIGINT NOT NULL,
+                    used_at BIGINT
+                )
+                """,
+                "CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id)",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

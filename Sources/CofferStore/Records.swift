@@ -204,3 +204,34 @@ public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
         self.finishedAt = finishedAt
     }
 }
+
+/// A login session: the family of refresh tokens issued from one login.
+public struct SessionRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var userId: String
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var revokedAt: Int64?
+    public var revokedReason: String?
+
+    public init(id: String, userId: String, createdAt: Int64, expiresAt: Int64) {
+        self.id = id
+        self.userId = userId
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A refresh token, stored only as its SHA-256 hash. `usedAt` is set when it is exchanged.
+public struct RefreshTokenRecord: Codable, Sendable, Equatable {
+    public var tokenHash: String
+    public var sessionId: String
+    public var createdAt: Int64
+    public var usedAt: Int64?
+
+    public init(tokenHash: String, sessionId: String, createdAt: Int64) {
+        self.tokenHash = tokenHash
+        self.sessionId = sessionId
+        self.createdAt = createdAt
+    }
+}

@@ -287,3 +287,66 @@ public struct MetaRepository: Sendable {
             """)
     }
 }
+
+/// Sessions and their refresh tokens.
+public struct SessionRepository: Sendable {
+    public init() {}
+
+    public func insert(_ session: SessionRecord, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at, revoked_reason)
+            VALUES (\(bind: session.id), \(bind: session.userId), \(bind: session.createdAt), \(bind: session.expiresAt),
+                \(bind: session.revokedAt), \(bind: session.revokedReason))
+            """)
+    }
+
+    public func find(id: String, on db: any SQLDatabase) async throws -> SessionRecord? {
+        try await db.raw("SELECT * FROM sessions WHERE id = \(bind: id)").first(decoding: SessionRecord.self, with: rowDecoder)
+    }
+
+    public func revoke(id: String, reason: String, at time: Int64, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            UPDATE sessions SET revoked_at = \(bind: time), revoked_reason = \(bind: reason)
+            WHERE id = \(bind: id) AND revoked_at IS NULL
+            """)
+    }
+
+    public func revokeAll(userID: String, reason: String, at time: Int64, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            UPDATE sessions SET revoked_at = \(bind: time), revoked_reason = \(bind: reason)
+            WHERE user_id = \(bind: userID) AND revoked_at IS NULL
+            """)
+    }
+
+    public func insertToken(_ token: RefreshTokenRecord, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            INSERT INTO refresh_tokens (token_hash, session_id, created_at, used_at)
+            VALUES (\(bind: token.tokenHash), \(bind: token.sessionId), \(bind: token.createdAt), \(bind: token.usedAt))
+            """)
+    }
+
+    public func findToken(hash: String, on db: any SQLDatabase) async throws -> RefreshTokenRecord? {
+        try await db.raw("SELECT * FROM refresh_tokens WHERE token_hash = \(bind: hash)")
+            .first(decoding: RefreshTokenRecord.self, with: rowDecoder)
+    }
+
+    /// Marks a token used; returns false if it already was (a concurrent exchange won).
+    public func markUsed(hash: String, at time: Int64, on db: any SQLDatabase) async throws -> Bool {
+        try await db.exec(
+            "UPDATE refresh_tokens SET used_at = \(bind: time) WHERE token_hash = \(bind: hash) AND used_at IS NULL")
+        return try await findToken(hash: hash, on: db)?.usedAt == time
+    }
+}
+
+extension UserRepository {
+    public func setPassword(userID: String, hash: String, at time: Int64, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            UPDATE users SET password_hash = \(bind: hash), password_changed_at = \(bind: time) WHERE id = \(bind: userID)
+            """)
+    }
+}

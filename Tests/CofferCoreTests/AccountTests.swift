@@ -15,10 +15,10 @@ struct AccountTests {
         _ = try await h.user("alice")
         let grant = try await h.coffer.accounts.login(Credentials(username: "alice", password: "a long enough password"))
         #expect(grant.expiresIn == 15 * 60)
-        _ = try h.coffer.accounts.authenticate(bearer: grant.accessToken)
+        _ = try await h.coffer.accounts.authenticate(bearer: grant.accessToken)
         h.clock.advance(by: 15 * 60 + 1)
-        #expect {
-            _ = try h.coffer.accounts.authenticate(bearer: grant.accessToken)
+        await #expect {
+            _ = try await h.coffer.accounts.authenticate(bearer: grant.accessToken)
         } throws: { error in
             (error as? CofferError)?.code == .tokenExpired
         }
@@ -32,8 +32,8 @@ struct AccountTests {
         struct Claims: Codable { let sub: String; let iat: Int64; let exp: Int64; let iss: String; let jti: String }
         let now = Int64(h.clock.now.timeIntervalSince1970)
         let token = try forger.sign(Claims(sub: "x", iat: now, exp: now + 60, iss: "coffer", jti: "j"))
-        #expect {
-            _ = try h.coffer.accounts.authenticate(bearer: token)
+        await #expect {
+            _ = try await h.coffer.accounts.authenticate(bearer: token)
         } throws: { error in
             (error as? CofferError)?.code == .invalidToken
         }
