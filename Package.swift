@@ -87,7 +87,11 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "CofferServer", "CofferCore",
+                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

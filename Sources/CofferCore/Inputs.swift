@@ -1,7 +1,7 @@
 // Request bodies, as the API names their fields. Validation happens in the services, which give each field's
 // problem its own message.
 
-public struct Credentials: Decodable, Sendable {
+public struct Credentials: Codable, Sendable {
     public var username: String
     public var password: String
 
@@ -11,13 +11,13 @@ public struct Credentials: Decodable, Sendable {
     }
 }
 
-public struct WorkspaceCreate: Decodable, Sendable {
+public struct WorkspaceCreate: Codable, Sendable {
     public var name: String
 
     public init(name: String) { self.name = name }
 }
 
-public struct MemberAdd: Decodable, Sendable {
+public struct MemberAdd: Codable, Sendable {
     public var username: String
     public var role: String
 
@@ -46,7 +46,7 @@ public struct GeneratorSpec: Codable, Sendable, Equatable {
 
 /// Seed 004's create-secret body. Either `value` or `generate` (Coffer makes the value, and rotates it itself
 /// under an `auto_*` policy).
-public struct SecretCreate: Decodable, Sendable {
+public struct SecretCreate: Codable, Sendable {
     public var name: String
     public var value: String?
     public var generate: GeneratorSpec?
@@ -77,7 +77,7 @@ public struct SecretCreate: Decodable, Sendable {
 }
 
 /// Seed 004's update body: only the fields present change; a new `value` makes a new version.
-public struct SecretPatch: Decodable, Sendable {
+public struct SecretPatch: Codable, Sendable {
     public var value: String?
     public var secretType: String?
     public var usage: String?
@@ -91,15 +91,20 @@ public struct SecretPatch: Decodable, Sendable {
         case isActive = "is_active"
     }
 
-    public init(value: String? = nil, usage: String? = nil, tags: [String]? = nil) {
+    public init(
+        value: String? = nil, usage: String? = nil, tags: [String]? = nil, secretType: String? = nil,
+        rotationPolicy: String? = nil
+    ) {
         self.value = value
         self.usage = usage
         self.tags = tags
+        self.secretType = secretType
+        self.rotationPolicy = rotationPolicy
     }
 }
 
 /// `new_value` may be omitted for a generated secret: Coffer makes the next value.
-public struct SecretRotate: Decodable, Sendable {
+public struct SecretRotate: Codable, Sendable {
     public var newValue: String?
 
     enum CodingKeys: String, CodingKey { case newValue = "new_value" }
@@ -107,8 +112,10 @@ public struct SecretRotate: Decodable, Sendable {
     public init(newValue: String?) { self.newValue = newValue }
 }
 
-public struct SecretRollback: Decodable, Sendable {
+public struct SecretRollback: Codable, Sendable {
     public var version: Int
+
+    public init(version: Int) { self.version = version }
 }
 
 public struct KeyRotationRequest: Decodable, Sendable {
@@ -119,7 +126,7 @@ public struct KeyRotationRequest: Decodable, Sendable {
     public init(workspaceID: String? = nil) { self.workspaceID = workspaceID }
 }
 
-public struct RefreshRequest: Decodable, Sendable {
+public struct RefreshRequest: Codable, Sendable {
     public var refreshToken: String
 
     enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
@@ -136,5 +143,35 @@ public struct PasswordChange: Decodable, Sendable {
     public init(currentPassword: String, newPassword: String) {
         self.currentPassword = currentPassword
         self.newPassword = newPassword
+    }
+}
+
+/// One entry of a batch import.
+public struct SecretImportItem: Codable, Sendable {
+    public var name: String
+    public var value: String
+    public var secretType: String?
+
+    enum CodingKeys: String, CodingKey { case name, value, secretType = "secret_type" }
+
+    public init(name: String, value: String, secretType: String? = nil) {
+        self.name = name
+        self.value = value
+        self.secretType = secretType
+    }
+}
+
+/// `POST …/secrets/batch`: create (and with `overwrite`, update) many secrets in one transaction.
+public struct SecretBatch: Codable, Sendable {
+    public var items: [SecretImportItem]
+    public var overwrite: Bool?
+    public var dryRun: Bool?
+
+    enum CodingKeys: String, CodingKey { case items, overwrite, dryRun = "dry_run" }
+
+    public init(items: [SecretImportItem], overwrite: Bool = false, dryRun: Bool = false) {
+        self.items = items
+        self.overwrite = overwrite
+        self.dryRun = dryRun
     }
 }

@@ -132,7 +132,7 @@ public struct SecretMetadata: Encodable, Sendable {
 }
 
 /// A secret's value: what `GET …/value` returns, after the access is audited.
-public struct SecretValue: Encodable, Sendable {
+public struct SecretValue: Codable, Sendable {
     public let id: String
     public let name: String
     public let value: String

@@ -118,6 +118,8 @@ struct SecretsController {
             .post(":secret_id/rollback", use: rollback)
             .post(":secret_id/restore", use: restore)
             .get("rotation-due", use: rotationDue)
+            .get("values", use: values)
+            .post("batch", use: batch)
             .get("statistics", use: statistics)
     }
 
@@ -214,6 +216,23 @@ struct SecretsController {
     func restore(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
         let t = try target(context)
         return JSONResponse(try await secrets.restore(t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin))
+    }
+
+    func values(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretValueList> {
+        let t = try target(context)
+        let names = request.uri.queryParameters.get("names").map {
+            Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        }
+        return JSONResponse(
+            SecretValueList(
+                items: try await secrets.values(in: t.workspaceID, names: names, by: t.principal, origin: context.origin)))
+    }
+
+    func batch(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<ImportResult> {
+        let t = try target(context)
+        let input = try await JSONCoding.decode(SecretBatch.self, from: request, context: context)
+        let result = try await secrets.importBatch(input, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return JSONResponse(result, status: input.dryRun == true ? .ok : .created)
     }
 
     struct DueList: Encodable, Sendable {

@@ -79,6 +79,51 @@ public struct SecretRepository: Sendable {
         return (items, total)
     }
 
+    /// Every live secret of a workspace with its current version, in name order (for bulk reads).
+    public func allWithCurrentVersion(
+        workspaceID: String, on db: any SQLDatabase
+    ) async throws -> [(SecretRecord, SecretVersionRecord)] {
+        struct Row: Decodable {
+            let secret: SecretRecord
+            let ciphertext: Data
+            let dekVersion: Int
+            let vCreatedBy: String?
+            let vCreatedAt: Int64
+            init(from decoder: any Decoder) throws {
+                secret = try SecretRecord(from: decoder)
+                let c = try decoder.container(keyedBy: Keys.self)
+                ciphertext = try c.decode(Data.self, forKey: .ciphertext)
+                dekVersion = try c.decode(Int.self, forKey: .dekVersion)
+                vCreatedBy = try c.decodeIfPresent(String.self, forKey: .vCreatedBy)
+                vCreatedAt = try c.decode(Int64.self, forKey: .vCreatedAt)
+            }
+            enum Keys: String, CodingKey { case ciphertext, dekVersion, vCreatedBy, vCreatedAt }
+        }
+        return try await db.raw(
+            """
+            SELECT s.*, v.ciphertext, v.dek_version, v.created_by AS v_created_by, v.created_at AS v_created_at
+            FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+            WHERE s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL ORDER BY s.name, s.id
+            """
+        ).all(decoding: Row.self, with: rowDecoder).map { row in
+            (
+                row.secret,
+                SecretVersionRecord(
+                    secretId: row.secret.id, version: row.secret.currentVersion, ciphertext: row.ciphertext,
+                    dekVersion: row.dekVersion, createdBy: row.vCreatedBy, createdAt: row.vCreatedAt)
+            )
+        }
+    }
+
+    /// A live secret of a workspace by name.
+    public func find(name: String, workspaceID: String, on db: any SQLDatabase) async throws -> SecretRecord? {
+        try await db.raw(
+            """
+            SELECT * FROM secrets WHERE workspace_id = \(bind: workspaceID) AND name = \(bind: name) AND deleted_at IS NULL
+            """
+        ).first(decoding: SecretRecord.self, with: rowDecoder)
+    }
+
     /// A secret of `workspaceID`, deleted or not.
     public func findAny(id: String, workspaceID: String, on db: any SQLDatabase) async throws -> SecretRecord? {
         try await db.raw("SELECT * FROM secrets WHERE id = \(bind: id) AND workspace_id = \(bind: workspaceID)")

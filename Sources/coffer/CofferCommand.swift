@@ -22,11 +22,38 @@ struct CofferCommand: AsyncParsableCommand {
         abstract: "Coffer: a self-hosted secrets manager and encryption service.",
         discussion: """
             Start the server with `coffer server` (SQLite and an auto-generated master key under ./data).
-            See README.md for the HTTP API.
+            As a client: `coffer login`, then `coffer secrets set|get|list …`, `coffer run -w WS -- CMD`.
+            Exit status: 0 ok, 1 failure, 2 usage. See README.md for the HTTP API.
             """,
         version: cofferVersion,
-        subcommands: [ServerCommand.self, KeygenCommand.self, AuditCommand.self]
+        subcommands: [
+            ServerCommand.self, LoginCommand.self, LogoutCommand.self, WorkspaceCommand.self, SecretsCommand.self,
+            RunCommand.self, ImportCommand.self, ExportCommand.self, FernetCommand.self, AuditCommand.self,
+            KeygenCommand.self,
+        ]
     )
+
+    /// Exit statuses: 0 ok, 1 failure (the API's error code in the message), 2 usage.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
+            Glibc.exit(error.status)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 struct ServerCommand: AsyncParsableCommand {

@@ -1,0 +1,158 @@
+/// The `.env` format (seed 004's migration source), parsed strictly and written so that it parses back to the
+/// same bytes.
+///
+/// Accepted: blank lines, `#` comment lines, an optional `export ` prefix, `KEY=value` with `KEY` an
+/// environment-variable name, unquoted values (trailing ` # comment` and surrounding blanks dropped),
+/// single-quoted values (literal, may span lines), double-quoted values (escapes `\n \r \t \" \\ \$`, may span
+/// lines), each optionally followed by a comment. Anything else is an error naming its line; nothing is
+/// returned for a file with any error.
+public enum Dotenv {
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        public let line: Int
+        public let reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    /// Entries in file order.
+    public static func parse(_ text: String) throws(ParseError) -> [(name: String, value: String)] {
+        var entries: [(name: String, value: String)] = []
+        var seen: [String: Int] = [:]
+        let chars = Array(text.unicodeScalars)
+        var i = 0
+        var line = 1
+
+        func skipBlanks() { while i < chars.count, chars[i] == " " || chars[i] == "\t" { i += 1 } }
+        func atLineEnd() -> Bool { i >= chars.count || chars[i] == "\n" || chars[i] == "\r" }
+        func consumeLineEnd() {
+            if i < chars.count, chars[i] == "\r" { i += 1 }
+            if i < chars.count, chars[i] == "\n" { i += 1 }
+            line += 1
+        }
+        func restIsComment() -> Bool {
+            skipBlanks()
+            if atLineEnd() { return true }
+            guard chars[i] == "#" else { return false }
+            while !atLineEnd() { i += 1 }
+            return true
+        }
+
+        while i < chars.count {
+            skipBlanks()
+            if atLineEnd() {
+                consumeLineEnd()
+                continue
+            }
+            if chars[i] == "#" {
+                while !atLineEnd() { i += 1 }
+                continue
+            }
+            let startLine = line
+            if String(String.UnicodeScalarView(chars[i..<min(i + 7, chars.count)])) == "export ", i + 7 < chars.count {
+                i += 7
+                skipBlanks()
+            }
+            var name = ""
+            while i < chars.count, chars[i] == "_" || (chars[i].isASCII && chars[i].properties.isAlphabetic)
+                || (chars[i].isASCII && ("0"..."9").contains(chars[i]))
+            {
+                name.unicodeScalars.append(chars[i])
+                i += 1
+            }
+            guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else {
+                throw ParseError(line: startLine, reason: "expected a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            }
+            skipBlanks()
+            guard i < chars.count, chars[i] == "=" else {
+                throw ParseError(line: startLine, reason: "expected `=` after \(name)")
+            }
+            i += 1
+            skipBlanks()
+            var value = ""
+            if i < chars.count, chars[i] == "\"" || chars[i] == "'" {
+                let quote = chars[i]
+                i += 1
+                var closed = false
+                while i < chars.count {
+                    let c = chars[i]
+                    if c == quote {
+                        closed = true
+                        i += 1
+                        break
+                    }
+                    if c == "\n" { line += 1 }
+                    if quote == "\"", c == "\\", i + 1 < chars.count {
+                        let next = chars[i + 1]
+                        switch next {
+                        case "n": value += "\n"
+                        case "r": value += "\r"
+                        case "t": value += "\t"
+                        case "\"", "\\", "$", "'": value.unicodeScalars.append(next)
+                        case "\n":
+                            value += "\n"
+                            line += 1
+                        default:
+                            throw ParseError(line: line, reason: "unknown escape \\\(next) in \(name)")
+                        }
+                        i += 2
+                        continue
+                    }
+                    value.unicodeScalars.append(c)
+                    i += 1
+                }
+                guard closed else {
+                    throw ParseError(line: startLine, reason: "unterminated \(quote == "\"" ? "double" : "single")-quoted value for \(name)")
+                }
+                guard restIsComment() else {
+                    throw ParseError(line: line, reason: "unexpected text after the closing quote of \(name)")
+                }
+            } else {
+                var raw = String.UnicodeScalarView()
+                while !atLineEnd() {
+                    if chars[i] == "#", raw.last == " " || raw.last == "\t" { break }
+                    raw.append(chars[i])
+                    i += 1
+                }
+                while !atLineEnd() { i += 1 }
+                value = String(raw).trimmingBlanks()
+            }
+            if let previous = seen[name] {
+                throw ParseError(line: startLine, reason: "\(name) is set again (first on line \(previous))")
+            }
+            seen[name] = startLine
+            entries.append((name, value))
+            if !atLineEnd() { throw ParseError(line: line, reason: "unexpected text after \(name)") }
+            if i < chars.count { consumeLineEnd() }
+        }
+        return entries
+    }
+
+    /// Writes entries as `NAME="value"` lines that `parse` reads back to the same values.
+    public static func render(_ entries: [(name: String, value: String)]) -> String {
+        var out = ""
+        for (name, value) in entries {
+            var escaped = ""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\\": escaped += "\\\\"
+                case "\"": escaped += "\\\""
+                case "$": escaped += "\\$"
+                case "\n": escaped += "\\n"
+                case "\r": escaped += "\\r"
+                case "\t": escaped += "\\t"
+                default: escaped.unicodeScalars.append(scalar)
+                }
+            }
+            out += "\(name)=\"\(escaped)\"\n"
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func trimmingBlanks() -> String {
+        var scalars = Substring(self).unicodeScalars[...]
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(String.UnicodeScalarView(scalars))
+    }
+}
