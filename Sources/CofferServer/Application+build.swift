@@ -3,6 +3,8 @@ import CofferKeys
 import CofferStore
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import ServiceLifecycle
 
@@ -60,12 +62,41 @@ func prepareDataDirectory(_ directory: URL, logger: Logger) throws {
     }
 }
 
-/// The HTTP application over an opened ``Coffer``.
+/// The TLS configuration for `--tls-cert`/`--tls-key`, or `nil` for plain HTTP.
+/// - Throws: a ``ConfigurationError`` naming the file when only one is given or a file does not load.
+public func tlsConfiguration(_ configuration: ServerConfiguration) throws -> TLSConfiguration? {
+    switch (configuration.tlsCertificate, configuration.tlsKey) {
+    case (nil, nil):
+        return nil
+    case (let certificate?, let key?):
+        let chain: [NIOSSLCertificate]
+        let privateKey: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificate)
+        } catch {
+            throw ConfigurationError("Cannot load the TLS certificate \(certificate): \(error)")
+        }
+        do {
+            privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+        } catch {
+            throw ConfigurationError("Cannot load the TLS private key \(key).")
+        }
+        guard !chain.isEmpty else { throw ConfigurationError("\(certificate) holds no certificate.") }
+        return TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+    default:
+        throw ConfigurationError("Give both --tls-cert and --tls-key (or COFFER_TLS_CERT and COFFER_TLS_KEY).")
+    }
+}
+
+/// The HTTP application over an opened ``Coffer``; HTTPS when `tls` is given.
 public func buildApplication(
-    _ configuration: ServerConfiguration, coffer: Coffer, logger: Logger
-) -> some ApplicationProtocol {
+    _ configuration: ServerConfiguration, coffer: Coffer, tls: TLSConfiguration? = nil, logger: Logger
+) throws -> some ApplicationProtocol {
     let router = Router(context: CofferRequestContext.self)
-    router.add(middleware: APIMiddleware(maxBodyBytes: configuration.maxBodyBytes))
+    router.add(
+        middleware: APIMiddleware(
+            maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil))
     router.add(middleware: AuthMiddleware(accounts: coffer.accounts))
     router.get("/health") { request, context -> Response in
         let healthy = await coffer.isHealthy()
@@ -90,6 +121,7 @@ public func buildApplication(
     }
     return Application(
         router: router,
+        server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer"),
         services: services,
         logger: logger)

@@ -7,9 +7,16 @@ import Logging
 /// Outermost middleware: assigns the request id, turns every error into the API's JSON error body, adds the
 /// headers every response carries, and writes one log line per request (method, path, status, time; never
 /// bodies, query strings or headers that could carry tokens).
+///
+/// Every response carries `X-Request-ID`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
+/// `Referrer-Policy: no-referrer`, a `Content-Security-Policy` that allows nothing, `Cache-Control: no-store`
+/// (responses may carry secrets), and, when serving TLS, `Strict-Transport-Security`. CORS is answered only for
+/// origins listed in `CORS_ORIGINS`; a preflight from any other origin gets 403.
 struct APIMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let maxBodyBytes: Int
+    var corsOrigins: Set<String> = []
+    var hsts = false
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -19,9 +26,21 @@ struct APIMiddleware: RouterMiddleware {
         context.userAgent = request.headers[.userAgent]
         context.maxBodyBytes = maxBodyBytes
         let start = ContinuousClock.now
+        let origin = request.headers[.origin]
+        let allowedOrigin = origin.flatMap { corsOrigins.contains($0) ? $0 : nil }
         var response: Response
         do {
-            response = try await next(request, context)
+            if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
+                guard allowedOrigin != nil else {
+                    throw APIError(status: .forbidden, code: "cors_origin_denied", message: "This origin is not allowed.")
+                }
+                response = Response(status: .noContent)
+                response.headers[.accessControlAllowMethods] = "GET, POST, PATCH, DELETE, OPTIONS"
+                response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-ID"
+                response.headers[.accessControlMaxAge] = "600"
+            } else {
+                response = try await next(request, context)
+            }
         } catch {
             let (apiError, expected) = APIError.from(error)
             if !expected {
@@ -32,7 +51,16 @@ struct APIMiddleware: RouterMiddleware {
         }
         response.headers[.xRequestID] = context.requestID
         response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
         response.headers[.cacheControl] = "no-store"
+        if hsts { response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains" }
+        if let allowedOrigin {
+            response.headers[.accessControlAllowOrigin] = allowedOrigin
+            response.headers[.accessControlExposeHeaders] = "X-Request-ID"
+            response.headers[.vary] = "Origin"
+        }
         let elapsed = ContinuousClock.now - start
         context.logger.info(
             "request",
@@ -90,4 +118,8 @@ struct AuthMiddleware: RouterMiddleware {
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-ID")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let contentSecurityPolicy = Self("Content-Security-Policy")!
+    static let strictTransportSecurity = Self("Strict-Transport-Security")!
 }

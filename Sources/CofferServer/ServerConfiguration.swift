@@ -15,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Domain settings (token lifetime, sign-up, value size, default rotation policy).
     public var settings = CofferSettings()
+    /// PEM certificate chain and private key to serve HTTPS (`--tls-cert`/`--tls-key`, `COFFER_TLS_CERT`/`COFFER_TLS_KEY`).
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated; none by default).
+    public var corsOrigins: [String] = []
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
@@ -53,6 +58,14 @@ public struct ServerConfiguration: Sendable {
             settings.auditRetentionDays = days
         }
         if let path = environment["COFFER_AUDIT_FILE"], !path.isEmpty { auditFile = path }
+        if let path = environment["COFFER_TLS_CERT"], !path.isEmpty { tlsCertificate = path }
+        if let path = environment["COFFER_TLS_KEY"], !path.isEmpty { tlsKey = path }
+        if let origins = environment["CORS_ORIGINS"] ?? environment["CORS_ALLOWED_ORIGINS"] {
+            corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !corsOrigins.contains("*") else {
+                throw ConfigurationError("CORS_ORIGINS must list origins (https://app.example.com); `*` is not allowed for a secrets API.")
+            }
+        }
         if let batch = try Self.integer(environment, "COFFER_REENCRYPTION_BATCH_SIZE", in: 1...100_000) {
             settings.reencryptionBatchSize = batch
         }

@@ -73,6 +73,9 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_MAX_VERSIONS (100)                      versions kept per secret
               ENABLE_SECRET_AUDIT_LOGGING (true), SECRET_AUDIT_RETENTION_DAYS (365)
               COFFER_AUDIT_FILE                              JSON-lines copy of every audit record
+              COFFER_TLS_CERT, COFFER_TLS_KEY                serve HTTPS (HSTS is sent then)
+              CORS_ORIGINS                                   comma-separated browser origins allowed (none)
+              COFFER_SESSION_DAYS (30), COFFER_REENCRYPTION_BATCH_SIZE (500)
             """
     )
 
@@ -84,6 +87,12 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for the database and generated keys (default ./data, or COFFER_DATA_DIR).")
     var dataDir: String?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key; or COFFER_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert (or COFFER_TLS_KEY).")
+    var tlsKey: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -97,9 +106,16 @@ struct ServerCommand: AsyncParsableCommand {
                 configuration.port = port
             }
             if let dataDir { configuration.dataDirectory = dataDir }
+            if let tlsCert { configuration.tlsCertificate = tlsCert }
+            if let tlsKey { configuration.tlsKey = tlsKey }
+            let tls = try tlsConfiguration(configuration)
             let coffer = try await openCoffer(configuration, logger: logger)
-            let app = buildApplication(configuration, coffer: coffer, logger: logger)
-            try await app.runService()
+            do {
+                try await buildApplication(configuration, coffer: coffer, tls: tls, logger: logger).runService()
+            } catch {
+                await coffer.close()
+                throw error
+            }
         } catch let error as ValidationError {
             throw error
         } catch {

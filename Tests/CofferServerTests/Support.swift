@@ -137,7 +137,7 @@ func withLiveServer(
     let coffer = try await Coffer.open(
         database: database, provider: LocalKeyProvider(masterKey: try loader.masterKey().key),
         jwtKey: try loader.jwtSecret().key, settings: configuration.settings, clock: { clock.now })
-    let app = buildApplication(configuration, coffer: coffer, logger: logger)
+    let app = try buildApplication(configuration, coffer: coffer, logger: logger)
     try await app.test(.ahc(.http)) { client in
         try await body(LiveServer(client: client, clock: clock), directory)
     }
