@@ -164,6 +164,7 @@ public final class AccountService: Sendable {
 
     /// Changes the caller's password (the current one is required) and revokes all of the user's sessions.
     public func changePassword(_ change: PasswordChange, for principal: Principal) async throws {
+        try principal.requireUser()
         try Self.validatePassword(change.newPassword, field: "new_password")
         guard let user = try await database.read({ try await self.users.find(id: principal.userID, on: $0) }) else {
             throw CofferError(.invalidToken, "The access token is not valid.")
@@ -221,6 +222,7 @@ public final class AccountService: Sendable {
 
     /// The account behind a principal.
     public func user(_ principal: Principal) async throws -> UserView {
+        try principal.requireUser()
         guard let record = try await database.read({ try await self.users.find(id: principal.userID, on: $0) }) else {
             throw CofferError(.invalidToken, "The access token is not valid.")
         }

@@ -45,6 +45,7 @@ public final class Coffer: Sendable {
     public let secrets: SecretService
     public let audit: AuditLog
     public let admin: AdminService
+    public let serviceTokens: ServiceTokenService
     /// The DEK re-encryption job runner; run it as a service (it resumes unfinished jobs on start).
     public let keyRotation: KeyRotationService
     /// The periodic rotation, due-count and retention housekeeper; run it as a service.
@@ -56,9 +57,10 @@ public final class Coffer: Sendable {
 
     private init(
         database: any CofferDatabase, keyring: Keyring, audit: AuditLog, accounts: AccountService,
-        workspaces: WorkspaceService, secrets: SecretService, admin: AdminService, keyRotation: KeyRotationService,
-        scheduler: RotationScheduler, hashingPool: NIOThreadPool
+        workspaces: WorkspaceService, secrets: SecretService, admin: AdminService, serviceTokens: ServiceTokenService,
+        keyRotation: KeyRotationService, scheduler: RotationScheduler, hashingPool: NIOThreadPool
     ) {
+        self.serviceTokens = serviceTokens
         self.database = database
         self.keyring = keyring
         self.audit = audit
@@ -111,7 +113,9 @@ public final class Coffer: Sendable {
             interval: schedulerInterval, clock: schedulerClock, logger: logger)
         return Coffer(
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,
-            secrets: secrets, admin: admin, keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool)
+            secrets: secrets, admin: admin,
+            serviceTokens: ServiceTokenService(database: database, access: workspaces, audit: audit, clock: clock),
+            keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool)
     }
 
     /// Reads (or on first start creates) the instance key; failure to unwrap it means the wrong master key.

@@ -30,6 +30,10 @@ public struct CofferError: Error, Sendable, CustomStringConvertible {
         public static let userNotFound = Code("user_not_found")
         /// No such member in the workspace.
         public static let memberNotFound = Code("member_not_found")
+        /// No such service token in the workspace.
+        public static let tokenNotFound = Code("token_not_found")
+        /// Too many requests (or failed logins) from this client or for this account; retry later.
+        public static let rateLimited = Code("rate_limited")
         /// The username is taken.
         public static let usernameTaken = Code("username_taken")
         /// A live secret with that name exists in the workspace.

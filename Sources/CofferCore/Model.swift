@@ -95,15 +95,42 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
 }
 
 /// Who is calling.
+///
+/// A user (with the login session of the access token), or a service token: then `userID` is
+/// `service-token:<id>`, which is what the audit trail records for its every use, and `serviceToken` says the
+/// one workspace and role it may act in.
 public struct Principal: Sendable, Equatable {
     public let userID: String
     /// The login session an access token belongs to (logout and password changes revoke it).
     public let sessionID: String?
+    /// Set for machine access: the token's workspace and role.
+    public let serviceToken: ServiceTokenScope?
 
     public init(userID: String, sessionID: String? = nil) {
         self.userID = userID
         self.sessionID = sessionID
+        self.serviceToken = nil
     }
+
+    init(serviceToken: ServiceTokenScope) {
+        self.userID = "service-token:\(serviceToken.id)"
+        self.sessionID = nil
+        self.serviceToken = serviceToken
+    }
+
+    /// Refuses service tokens on everything but a workspace's secret endpoints.
+    func requireUser() throws {
+        if serviceToken != nil {
+            throw CofferError(.forbidden, "Service tokens can only use their workspace's secret endpoints.")
+        }
+    }
+}
+
+/// What a service token may do: one workspace, one role (reader or writer).
+public struct ServiceTokenScope: Sendable, Equatable {
+    public let id: String
+    public let workspaceID: String
+    public let role: Role
 }
 
 /// Where a request came from, for the audit trail.

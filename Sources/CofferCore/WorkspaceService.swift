@@ -25,6 +25,7 @@ public final class WorkspaceService: Sendable {
 
     /// Creates a workspace with its first data key; the caller becomes its owner.
     public func create(_ input: WorkspaceCreate, by principal: Principal) async throws -> WorkspaceView {
+        try principal.requireUser()
         let name = input.name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...100).contains(name.count), !name.contains(where: \.isNewline) else {
             throw CofferError.validation("name must be 1 to 100 characters on one line")
@@ -46,7 +47,8 @@ public final class WorkspaceService: Sendable {
 
     /// The caller's workspaces, with the role held in each.
     public func list(for principal: Principal) async throws -> [WorkspaceView] {
-        try await database.read { db in
+        try principal.requireUser()
+        return try await database.read { db in
             try await self.workspaces.list(memberID: principal.userID, on: db).map { record, role in
                 WorkspaceView(
                     id: record.id, name: record.name, createdAt: Date(millis: record.createdAt),
@@ -63,9 +65,14 @@ public final class WorkspaceService: Sendable {
         _ permission: Permission, in workspaceID: String, principal: Principal, action: AuditAction,
         secretID: String? = nil, origin: RequestOrigin
     ) async throws -> Role {
-        let role = try await database.read { db in
-            try await self.workspaces.role(of: principal.userID, in: workspaceID, on: db)
-        }.flatMap(Role.init(rawValue:))
+        let role: Role?
+        if let token = principal.serviceToken {
+            role = token.workspaceID == workspaceID ? token.role : nil
+        } else {
+            role = try await database.read { db in
+                try await self.workspaces.role(of: principal.userID, in: workspaceID, on: db)
+            }.flatMap(Role.init(rawValue:))
+        }
         guard let role else {
             try await audit.appendDurably(
                 AuditEvent(
@@ -88,6 +95,7 @@ public final class WorkspaceService: Sendable {
     public func addMember(
         _ input: MemberAdd, to workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws -> MemberView {
+        try principal.requireUser()
         guard let role = Role(rawValue: input.role) else {
             throw CofferError.validation("role must be one of reader, writer, admin, owner")
         }
@@ -127,6 +135,7 @@ public final class WorkspaceService: Sendable {
     }
 
     public func members(of workspaceID: String, by principal: Principal, origin: RequestOrigin) async throws -> [MemberView] {
+        try principal.requireUser()
         _ = try await authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
         return try await database.read { try await self.workspaces.members(of: workspaceID, on: $0) }.map(MemberView.init)
     }
@@ -136,6 +145,7 @@ public final class WorkspaceService: Sendable {
     public func removeMember(
         _ userID: String, from workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws {
+        try principal.requireUser()
         let callerRole = try await authorize(
             .administer, in: workspaceID, principal: principal, action: .updated, origin: origin)
         try await database.write { db in

@@ -97,7 +97,7 @@ public func buildApplication(
     router.add(
         middleware: APIMiddleware(
             maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil))
-    router.add(middleware: AuthMiddleware(accounts: coffer.accounts))
+    router.add(middleware: AuthMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens))
     router.get("/health") { request, context -> Response in
         let healthy = await coffer.isHealthy()
         struct Health: Encodable, Sendable { let status: String }
@@ -109,6 +109,7 @@ public func buildApplication(
     }
     router.addRoutes(AuthController(accounts: coffer.accounts).routes, atPath: "/api/auth")
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
+    router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")
     router.addRoutes(
         SecretsController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/secrets")
     router.addRoutes(

@@ -352,3 +352,42 @@ enum Query {
         return value
     }
 }
+
+/// `/api/workspaces/{workspace_id}/tokens`: service tokens (workspace admins and owners).
+struct ServiceTokensController {
+    let tokens: ServiceTokenService
+
+    var routes: RouteCollection<CofferRequestContext> {
+        RouteCollection(context: CofferRequestContext.self)
+            .post(use: create)
+            .get(use: list)
+            .delete(":token_id", use: revoke)
+    }
+
+    struct TokenList: Encodable, Sendable { let items: [ServiceTokenView] }
+
+    func create(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<ServiceTokenView> {
+        let principal = try context.requirePrincipal()
+        let input = try await JSONCoding.decode(ServiceTokenCreate.self, from: request, context: context)
+        return JSONResponse(
+            try await tokens.create(
+                input, in: try context.parameters.require("workspace_id"), by: principal, origin: context.origin),
+            status: .created)
+    }
+
+    func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenList> {
+        let principal = try context.requirePrincipal()
+        return JSONResponse(
+            TokenList(
+                items: try await tokens.list(
+                    in: try context.parameters.require("workspace_id"), by: principal, origin: context.origin)))
+    }
+
+    func revoke(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
+        let principal = try context.requirePrincipal()
+        try await tokens.revoke(
+            try context.parameters.require("token_id"), in: try context.parameters.require("workspace_id"),
+            by: principal, origin: context.origin)
+        return .noContent
+    }
+}

@@ -48,7 +48,8 @@ struct APIError: Error {
         case .invalidJSON: .badRequest
         case .authenticationRequired, .invalidToken, .tokenExpired, .invalidCredentials: .unauthorized
         case .forbidden: .forbidden
-        case .workspaceNotFound, .secretNotFound, .userNotFound, .memberNotFound: .notFound
+        case .workspaceNotFound, .secretNotFound, .userNotFound, .memberNotFound, .tokenNotFound: .notFound
+        case .rateLimited: .tooManyRequests
         case .usernameTaken, .secretNameConflict, .lastOwner: .conflict
         case .auditUnavailable, .keyProviderUnavailable: .serviceUnavailable
         default: .internalServerError

@@ -100,6 +100,7 @@ struct APIMiddleware: RouterMiddleware {
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let accounts: AccountService
+    let serviceTokens: ServiceTokenService
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -110,7 +111,10 @@ struct AuthMiddleware: RouterMiddleware {
             throw CofferError(.invalidToken, "Authorization must be `Bearer <token>`.")
         }
         var context = context
-        context.principal = try await accounts.authenticate(bearer: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        context.principal =
+            token.hasPrefix(ServiceTokenService.prefix)
+            ? try await serviceTokens.authenticate(token) : try await accounts.authenticate(bearer: token)
         return try await next(request, context)
     }
 }

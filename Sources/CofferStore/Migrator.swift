@@ -160,6 +160,24 @@ public enum Migrator {
                 "CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id)",
             ]
         },
+        Migration(version: 4, name: "service tokens") { _ in
+            [
+                """
+                CREATE TABLE service_tokens (
+                    id TEXT PRIMARY KEY,
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX service_tokens_by_workspace ON service_tokens(workspace_id)",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -235,3 +235,30 @@ public struct RefreshTokenRecord: Codable, Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// A machine credential scoped to one workspace and role; only its SHA-256 hash is stored.
+public struct ServiceTokenRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var workspaceId: String
+    public var name: String
+    public var role: String
+    public var tokenHash: String
+    public var createdBy: String
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var revokedAt: Int64?
+
+    public init(
+        id: String, workspaceId: String, name: String, role: String, tokenHash: String, createdBy: String,
+        createdAt: Int64, expiresAt: Int64
+    ) {
+        self.id = id
+        self.workspaceId = workspaceId
+        self.name = name
+        self.role = role
+        self.tokenHash = tokenHash
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}

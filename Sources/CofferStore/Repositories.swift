@@ -350,3 +350,40 @@ extension UserRepository {
             """)
     }
 }
+
+/// Service tokens.
+public struct ServiceTokenRepository: Sendable {
+    public init() {}
+
+    public func insert(_ token: ServiceTokenRecord, on db: any SQLDatabase) async throws {
+        try await db.exec(
+            """
+            INSERT INTO service_tokens (id, workspace_id, name, role, token_hash, created_by, created_at, expires_at, revoked_at)
+            VALUES (\(bind: token.id), \(bind: token.workspaceId), \(bind: token.name), \(bind: token.role),
+                \(bind: token.tokenHash), \(bind: token.createdBy), \(bind: token.createdAt), \(bind: token.expiresAt),
+                \(bind: token.revokedAt))
+            """)
+    }
+
+    public func find(hash: String, on db: any SQLDatabase) async throws -> ServiceTokenRecord? {
+        try await db.raw("SELECT * FROM service_tokens WHERE token_hash = \(bind: hash)")
+            .first(decoding: ServiceTokenRecord.self, with: rowDecoder)
+    }
+
+    public func list(workspaceID: String, on db: any SQLDatabase) async throws -> [ServiceTokenRecord] {
+        try await db.raw("SELECT * FROM service_tokens WHERE workspace_id = \(bind: workspaceID) ORDER BY created_at, id")
+            .all(decoding: ServiceTokenRecord.self, with: rowDecoder)
+    }
+
+    /// Revokes a token of a workspace; returns whether it existed.
+    public func revoke(id: String, workspaceID: String, at time: Int64, on db: any SQLDatabase) async throws -> Bool {
+        guard
+            try await db.raw(
+                "SELECT id FROM service_tokens WHERE id = \(bind: id) AND workspace_id = \(bind: workspaceID)"
+            ).first() != nil
+        else { return false }
+        try await db.exec(
+            "UPDATE service_tokens SET revoked_at = \(bind: time) WHERE id = \(bind: id) AND revoked_at IS NULL")
+        return true
+    }
+}
