@@ -46,6 +46,8 @@ public final class Coffer: Sendable {
     public let audit: AuditLog
     public let admin: AdminService
     public let serviceTokens: ServiceTokenService
+    /// The domain clock (injected in tests), for the layers above that need "now" consistently.
+    public let now: @Sendable () -> Date
     /// The DEK re-encryption job runner; run it as a service (it resumes unfinished jobs on start).
     public let keyRotation: KeyRotationService
     /// The periodic rotation, due-count and retention housekeeper; run it as a service.
@@ -58,9 +60,11 @@ public final class Coffer: Sendable {
     private init(
         database: any CofferDatabase, keyring: Keyring, audit: AuditLog, accounts: AccountService,
         workspaces: WorkspaceService, secrets: SecretService, admin: AdminService, serviceTokens: ServiceTokenService,
-        keyRotation: KeyRotationService, scheduler: RotationScheduler, hashingPool: NIOThreadPool
+        keyRotation: KeyRotationService, scheduler: RotationScheduler, hashingPool: NIOThreadPool,
+        now: @escaping @Sendable () -> Date
     ) {
         self.serviceTokens = serviceTokens
+        self.now = now
         self.database = database
         self.keyring = keyring
         self.audit = audit
@@ -115,7 +119,7 @@ public final class Coffer: Sendable {
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,
             secrets: secrets, admin: admin,
             serviceTokens: ServiceTokenService(database: database, access: workspaces, audit: audit, clock: clock),
-            keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool)
+            keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool, now: clock)
     }
 
     /// Reads (or on first start creates) the instance key; failure to unwrap it means the wrong master key.

@@ -97,6 +97,8 @@ public func buildApplication(
     router.add(
         middleware: APIMiddleware(
             maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil))
+    let limiter = RateLimiter(limits: configuration.rateLimits, now: coffer.now)
+    router.add(middleware: RateLimitMiddleware(limiter: limiter))
     router.add(middleware: AuthMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens))
     router.get("/health") { request, context -> Response in
         let healthy = await coffer.isHealthy()
@@ -107,7 +109,7 @@ public func buildApplication(
         return APIError(status: .serviceUnavailable, code: "unhealthy", message: "The store or key provider is not usable.")
             .response()
     }
-    router.addRoutes(AuthController(accounts: coffer.accounts).routes, atPath: "/api/auth")
+    router.addRoutes(AuthController(accounts: coffer.accounts, limiter: limiter).routes, atPath: "/api/auth")
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")
     router.addRoutes(

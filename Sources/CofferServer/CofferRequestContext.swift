@@ -29,6 +29,9 @@ public struct CofferRequestContext: RequestContext, RemoteAddressRequestContext 
         return principal
     }
 
+    /// The client's address as rate limits key it.
+    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+
     /// Who and where, for the audit trail.
     var origin: RequestOrigin {
         RequestOrigin(ipAddress: remoteAddress?.ipAddress, userAgent: userAgent, requestID: requestID)

@@ -6,6 +6,7 @@ import Hummingbird
 /// `/api/auth`: registration, login, the current user.
 struct AuthController {
     let accounts: AccountService
+    let limiter: RateLimiter
 
     var routes: RouteCollection<CofferRequestContext> {
         RouteCollection(context: CofferRequestContext.self)
@@ -39,9 +40,21 @@ struct AuthController {
         return JSONResponse(try await accounts.register(credentials, caller: context.principal), status: .created)
     }
 
+    /// Throttled per username and per client after repeated failures (429 with `Retry-After`).
     func login(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenGrant> {
         let credentials = try await JSONCoding.decode(Credentials.self, from: request, context: context)
-        return JSONResponse(try await accounts.login(credentials))
+        let username = credentials.username.trimmingCharacters(in: .whitespaces)
+        if let wait = limiter.loginDelay(username: username, client: context.clientAddress) {
+            throw RateLimiter.tooMany(retryAfter: wait, "Too many failed logins; retry later.")
+        }
+        do {
+            let grant = try await accounts.login(credentials)
+            limiter.recordLoginSuccess(username: username)
+            return JSONResponse(grant)
+        } catch let error as CofferError where error.code == .invalidCredentials {
+            limiter.recordLoginFailure(username: username, client: context.clientAddress)
+            throw error
+        }
     }
 
     func me(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<UserView> {

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsKey: String?
     /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated; none by default).
     public var corsOrigins: [String] = []
+    /// Per-client request limits and failed-login throttling.
+    public var rateLimits = RateLimiter.Limits()
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
@@ -69,6 +71,10 @@ public struct ServerConfiguration: Sendable {
         if let batch = try Self.integer(environment, "COFFER_REENCRYPTION_BATCH_SIZE", in: 1...100_000) {
             settings.reencryptionBatchSize = batch
         }
+        if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_PER_MINUTE", in: 0...10_000_000) { rateLimits.generalPerMinute = n }
+        if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_VALUES_PER_MINUTE", in: 0...10_000_000) { rateLimits.valuesPerMinute = n }
+        if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_AUTH_PER_MINUTE", in: 0...1_000_000) { rateLimits.credentialsPerMinute = n }
+        if let n = try Self.integer(environment, "COFFER_LOGIN_MAX_FAILURES", in: 0...1000) { rateLimits.loginFailuresPerUser = n }
         maxBodyBytes = max(maxBodyBytes, settings.maxSecretBytes * 2 + 16_384)
     }
 
