@@ -23,7 +23,8 @@ public final class AdminService: Sendable {
         self.clock = clock
     }
 
-    private func requireAdmin(_ principal: Principal, operation: String, origin: RequestOrigin) async throws {
+    /// Refuses (403, audited) anyone but an instance admin.
+    public func requireAdmin(_ principal: Principal, operation: String, origin: RequestOrigin) async throws {
         let user = try await database.read { try await UserRepository().find(id: principal.userID, on: $0) }
         guard user?.isAdmin == true else {
             try await audit.appendDurably(

@@ -53,6 +53,21 @@ public final class AuditLog: Sendable {
 
     /// `false` when `ENABLE_SECRET_AUDIT_LOGGING=false`: nothing is recorded (the server warns loudly at start).
     public let isEnabled: Bool
+    private let failedAccesses = Atomic<Int>(0)
+
+    /// Failed or denied value accesses recorded since start (seed 004's `secret_access_failure`).
+    public var accessFailures: Int { failedAccesses.load(ordering: .relaxed) }
+
+    /// Audit records ever written: the chain's head sequence number (seed 004's `secret_audit_log_volume`).
+    public func volume() async throws -> Int64 {
+        try await database.read { try await self.records.head(on: $0)?.seq ?? 0 }
+    }
+
+    /// Counts failed accesses among records whose transaction has committed.
+    func committed(_ events: [AuditEvent]) {
+        let failures = events.filter { $0.action == .accessed && !$0.success }.count
+        if failures > 0 { failedAccesses.add(failures, ordering: .relaxed) }
+    }
 
     init(database: any CofferDatabase, macKey: SymmetricKey, enabled: Bool, clock: @escaping @Sendable () -> Date) {
         self.database = database
@@ -113,6 +128,7 @@ public final class AuditLog: Sendable {
             do {
                 let events = batch.map(\.0)
                 try await database.write { db in try await self.append(events, on: db) }
+                committed(events)
                 for (_, continuation) in batch { continuation.resume() }
             } catch {
                 let failure = CofferError(.auditUnavailable, "The audit record could not be written; the request was refused.")

@@ -66,6 +66,7 @@ public enum Dotenv {
                 throw ParseError(line: startLine, reason: "expected `=` after \(name)")
             }
             i += 1
+            let afterEquals = i
             skipBlanks()
             var value = ""
             if i < chars.count, chars[i] == "\"" || chars[i] == "'" {
@@ -105,6 +106,9 @@ public enum Dotenv {
                 guard restIsComment() else {
                     throw ParseError(line: line, reason: "unexpected text after the closing quote of \(name)")
                 }
+            } else if i > afterEquals, i < chars.count, chars[i] == "#" {
+                // `KEY= # comment`: an empty value and a comment.
+                while !atLineEnd() { i += 1 }
             } else {
                 var raw = String.UnicodeScalarView()
                 while !atLineEnd() {

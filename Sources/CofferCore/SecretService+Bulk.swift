@@ -39,6 +39,7 @@ extension SecretService {
         let batch = events
         do {
             try await database.write { db in try await self.audit.append(batch, on: db) }
+            audit.committed(batch)
         } catch {
             throw CofferError(.auditUnavailable, "The audit records could not be written; no value was returned.")
         }

@@ -94,9 +94,11 @@ public func buildApplication(
     _ configuration: ServerConfiguration, coffer: Coffer, tls: TLSConfiguration? = nil, logger: Logger
 ) throws -> some ApplicationProtocol {
     let router = Router(context: CofferRequestContext.self)
+    let metrics = CofferMetrics(coffer: coffer)
     router.add(
         middleware: APIMiddleware(
-            maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil))
+            maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil,
+            metrics: metrics))
     let limiter = RateLimiter(limits: configuration.rateLimits, now: coffer.now)
     router.add(middleware: RateLimitMiddleware(limiter: limiter))
     router.add(middleware: AuthMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens))
@@ -109,6 +111,8 @@ public func buildApplication(
         return APIError(status: .serviceUnavailable, code: "unhealthy", message: "The store or key provider is not usable.")
             .response()
     }
+    let metricsController = MetricsController(metrics: metrics, admin: coffer.admin, isPublic: configuration.metricsPublic)
+    router.get("/metrics", use: metricsController.handle)
     router.addRoutes(AuthController(accounts: coffer.accounts, limiter: limiter).routes, atPath: "/api/auth")
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")

@@ -17,6 +17,7 @@ struct APIMiddleware: RouterMiddleware {
     let maxBodyBytes: Int
     var corsOrigins: Set<String> = []
     var hsts = false
+    var metrics: CofferMetrics?
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -62,6 +63,9 @@ struct APIMiddleware: RouterMiddleware {
             response.headers[.vary] = "Origin"
         }
         let elapsed = ContinuousClock.now - start
+        metrics?.record(
+            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: Int(response.status.code),
+            duration: elapsed)
         context.logger.info(
             "request",
             metadata: [

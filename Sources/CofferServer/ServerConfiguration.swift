@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsKey: String?
     /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated; none by default).
     public var corsOrigins: [String] = []
+    /// Whether `/metrics` answers without an admin token (`COFFER_METRICS_PUBLIC`, default false).
+    public var metricsPublic = false
     /// Per-client request limits and failed-login throttling.
     public var rateLimits = RateLimiter.Limits()
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
@@ -71,6 +73,7 @@ public struct ServerConfiguration: Sendable {
         if let batch = try Self.integer(environment, "COFFER_REENCRYPTION_BATCH_SIZE", in: 1...100_000) {
             settings.reencryptionBatchSize = batch
         }
+        if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_PER_MINUTE", in: 0...10_000_000) { rateLimits.generalPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_VALUES_PER_MINUTE", in: 0...10_000_000) { rateLimits.valuesPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_AUTH_PER_MINUTE", in: 0...1_000_000) { rateLimits.credentialsPerMinute = n }

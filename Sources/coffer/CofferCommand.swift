@@ -42,6 +42,9 @@ struct CofferCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            // A status chosen on purpose (e.g. `coffer run` passing on its command's) is kept as it is.
+            Glibc.exit(exit.rawValue)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
             Glibc.exit(error.status)

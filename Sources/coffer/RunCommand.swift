@@ -2,6 +2,7 @@ import ArgumentParser
 import CofferCore
 import Foundation
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -77,20 +78,36 @@ enum ChildProcess {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
+        // Forwarding is in place before the child exists: a signal that arrives before the spawn returns is
+        // held and delivered right after, never lost.
+        let target = Mutex<(pid: pid_t, pending: [Int32])>((0, []))
         for signal in forwarded { Glibc.signal(signal, SIG_IGN) }
+        var sources: [any DispatchSourceSignal] = []
+        for signal in forwarded {
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                let pid = target.withLock { state -> pid_t in
+                    if state.pid == 0 { state.pending.append(signal) }
+                    return state.pid
+                }
+                if pid != 0 { kill(pid, signal) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        defer { for source in sources { source.cancel() } }
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, command[0], nil, &attributes, argv, envp)
         guard spawned == 0 else {
             throw CLIError(message: "cannot run \(command[0]): \(String(cString: strerror(spawned)))", status: 127)
         }
-        var sources: [any DispatchSourceSignal] = []
-        for signal in forwarded {
-            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
-            source.setEventHandler { kill(pid, signal) }
-            source.resume()
-            sources.append(source)
+        let child = pid
+        let pending = target.withLock { state -> [Int32] in
+            state.pid = child
+            defer { state.pending = [] }
+            return state.pending
         }
-        defer { for source in sources { source.cancel() } }
+        for signal in pending { kill(child, signal) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let termination = status & 0x7f
