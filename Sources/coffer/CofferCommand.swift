@@ -71,7 +71,10 @@ struct ServerCommand: AsyncParsableCommand {
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
               ENVIRONMENT=production                         refuse to start without explicit keys
               JWT_EXPIRE_MINUTES (15), COFFER_ALLOW_SIGNUP (false), COFFER_MAX_SECRET_BYTES (65536),
-              SECRET_ROTATION_DAYS (manual), COFFER_MAX_BODY_BYTES, COFFER_LOG_LEVEL (info)
+              SECRET_ROTATION_DAYS (manual), COFFER_MAX_BODY_BYTES, COFFER_LOG_LEVEL (info),
+              COFFER_LOG_FORMAT (text | json), COFFER_METRICS_PUBLIC (false)
+              COFFER_RATE_LIMIT_PER_MINUTE (1200), COFFER_RATE_LIMIT_VALUES_PER_MINUTE (600),
+              COFFER_RATE_LIMIT_AUTH_PER_MINUTE (30), COFFER_LOGIN_MAX_FAILURES (5 per 15 min)
               COFFER_PREVIOUS_MASTER_KEY                     the old master key, to rewrap data keys at start-up
               COFFER_MAX_VERSIONS (100)                      versions kept per secret
               ENABLE_SECRET_AUDIT_LOGGING (true), SECRET_AUDIT_RETENTION_DAYS (365)
@@ -152,7 +155,13 @@ func userMessage(_ error: any Error) -> String {
 
 func makeLogger(_ environment: [String: String]) -> Logger {
     let level = environment["COFFER_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    let json = environment["COFFER_LOG_FORMAT"]?.lowercased() == "json"
     LoggingSystem.bootstrap { label in
+        if json {
+            var handler = JSONLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
         return handler
