@@ -113,6 +113,8 @@ public func buildApplication(
     }
     let metricsController = MetricsController(metrics: metrics, admin: coffer.admin, isPublic: configuration.metricsPublic)
     router.get("/metrics", use: metricsController.handle)
+    let openAPI = OpenAPIDocument.document
+    router.get("/openapi.json") { _, _ in JSONResponse(openAPI) }
     router.addRoutes(AuthController(accounts: coffer.accounts, limiter: limiter).routes, atPath: "/api/auth")
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")

@@ -31,7 +31,9 @@ struct APIMiddleware: RouterMiddleware {
         let allowedOrigin = origin.flatMap { corsOrigins.contains($0) ? $0 : nil }
         var response: Response
         do {
-            if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
+            if ![.get, .head, .post, .patch, .delete, .options].contains(request.method) {
+                throw APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "Method not allowed.")
+            } else if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
                 guard allowedOrigin != nil else {
                     throw APIError(status: .forbidden, code: "cors_origin_denied", message: "This origin is not allowed.")
                 }

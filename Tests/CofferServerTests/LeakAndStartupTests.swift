@@ -46,6 +46,19 @@ struct LeakAndStartupTests {
             tokens.set(tokens.get() + [newKey])
             _ = try await api.call(.get, "/api/secrets/workspaces/\(ws)/audit?limit=1000", token: owner.token)
             _ = try await api.call(.delete, "\(base)/\(lifecycle)?purge=true", token: owner.token)
+            // Sessions and machine access: refresh tokens and service tokens stay out of logs and the database.
+            let session = try await api.call(
+                .post, "/api/auth/login", body: api.json(["username": "owner", "password": LiveServer.password]))
+            let refreshed = try await api.call(
+                .post, "/api/auth/refresh", body: api.json(["refresh_token": session.text("refresh_token")]))
+            let service = try await api.call(
+                .post, "/api/workspaces/\(ws)/tokens", token: owner.token, body: api.json(["name": "ci", "role": "reader"]))
+            _ = try await api.call(.get, "\(base)?limit=5", token: service.text("token"))
+            tokens.set(
+                tokens.get() + [
+                    session.text("access_token"), session.text("refresh_token"), refreshed.text("refresh_token"),
+                    service.text("token"),
+                ])
             // Failed attempts too: a wrong password and a bad token must not be echoed.
             _ = try await api.call(.post, "/api/auth/login", body: api.json(["username": "owner", "password": "wrong-password-xyz"]))
             _ = try await api.call(.get, "/api/workspaces", token: "not-a-token-but-secretish")
