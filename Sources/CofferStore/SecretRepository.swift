@@ -83,36 +83,13 @@ public struct SecretRepository: Sendable {
     public func allWithCurrentVersion(
         workspaceID: String, on db: any SQLDatabase
     ) async throws -> [(SecretRecord, SecretVersionRecord)] {
-        struct Row: Decodable {
-            let secret: SecretRecord
-            let ciphertext: Data
-            let dekVersion: Int
-            let vCreatedBy: String?
-            let vCreatedAt: Int64
-            init(from decoder: any Decoder) throws {
-                secret = try SecretRecord(from: decoder)
-                let c = try decoder.container(keyedBy: Keys.self)
-                ciphertext = try c.decode(Data.self, forKey: .ciphertext)
-                dekVersion = try c.decode(Int.self, forKey: .dekVersion)
-                vCreatedBy = try c.decodeIfPresent(String.self, forKey: .vCreatedBy)
-                vCreatedAt = try c.decode(Int64.self, forKey: .vCreatedAt)
-            }
-            enum Keys: String, CodingKey { case ciphertext, dekVersion, vCreatedBy, vCreatedAt }
-        }
-        return try await db.raw(
+        try await db.raw(
             """
-            SELECT s.*, v.ciphertext, v.dek_version, v.created_by AS v_created_by, v.created_at AS v_created_at
+            SELECT s.*, \(unsafeRaw: SecretVersionRow.columns)
             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
             WHERE s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL ORDER BY s.name, s.id
             """
-        ).all(decoding: Row.self, with: rowDecoder).map { row in
-            (
-                row.secret,
-                SecretVersionRecord(
-                    secretId: row.secret.id, version: row.secret.currentVersion, ciphertext: row.ciphertext,
-                    dekVersion: row.dekVersion, createdBy: row.vCreatedBy, createdAt: row.vCreatedAt)
-            )
-        }
+        ).all(decoding: SecretVersionRow.self, with: rowDecoder).map(\.pair)
     }
 
     /// A live secret of a workspace by name.
@@ -244,41 +221,15 @@ public struct SecretRepository: Sendable {
     public func findWithVersion(
         id: String, workspaceID: String, version: Int?, on db: any SQLDatabase
     ) async throws -> (SecretRecord, SecretVersionRecord)? {
-        struct Row: Decodable {
-            let secret: SecretRecord
-            let ciphertext: Data
-            let dekVersion: Int
-            let vVersion: Int
-            let vCreatedBy: String?
-            let vCreatedAt: Int64
-            init(from decoder: any Decoder) throws {
-                secret = try SecretRecord(from: decoder)
-                let c = try decoder.container(keyedBy: Keys.self)
-                ciphertext = try c.decode(Data.self, forKey: .ciphertext)
-                dekVersion = try c.decode(Int.self, forKey: .dekVersion)
-                vVersion = try c.decode(Int.self, forKey: .vVersion)
-                vCreatedBy = try c.decodeIfPresent(String.self, forKey: .vCreatedBy)
-                vCreatedAt = try c.decode(Int64.self, forKey: .vCreatedAt)
-            }
-            enum Keys: String, CodingKey { case ciphertext, dekVersion, vVersion, vCreatedBy, vCreatedAt }
-        }
         let versionClause: SQLQueryString =
             version.map { "v.version = \(bind: $0)" } ?? "v.version = s.current_version"
-        let row = try await db.raw(
+        return try await db.raw(
             """
-            SELECT s.*, v.ciphertext, v.dek_version, v.version AS v_version, v.created_by AS v_created_by,
-                v.created_at AS v_created_at
+            SELECT s.*, \(unsafeRaw: SecretVersionRow.columns)
             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND \(versionClause)
             WHERE s.id = \(bind: id) AND s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL
             """
-        ).first(decoding: Row.self, with: rowDecoder)
-        guard let row else { return nil }
-        return (
-            row.secret,
-            SecretVersionRecord(
-                secretId: row.secret.id, version: row.vVersion, ciphertext: row.ciphertext, dekVersion: row.dekVersion,
-                createdBy: row.vCreatedBy, createdAt: row.vCreatedAt)
-        )
+        ).first(decoding: SecretVersionRow.self, with: rowDecoder)?.pair
     }
 }
 
@@ -314,4 +265,29 @@ public struct SecretStatistics: Sendable, Equatable {
     public var byPolicy: [String: Int]
     public var dueSoon: Int
     public var overdue: Int
+}
+
+/// A secret row joined with one of its versions (columns aliased `v_…`), as the two joined reads select it.
+private struct SecretVersionRow: Decodable {
+    static let columns =
+        "v.ciphertext AS v_ciphertext, v.dek_version AS v_dek_version, v.version AS v_version, "
+        + "v.created_by AS v_created_by, v.created_at AS v_created_at"
+
+    let pair: (SecretRecord, SecretVersionRecord)
+
+    enum Keys: String, CodingKey { case vCiphertext, vDekVersion, vVersion, vCreatedBy, vCreatedAt }
+
+    init(from decoder: any Decoder) throws {
+        let secret = try SecretRecord(from: decoder)
+        let c = try decoder.container(keyedBy: Keys.self)
+        pair = (
+            secret,
+            SecretVersionRecord(
+                secretId: secret.id, version: try c.decode(Int.self, forKey: .vVersion),
+                ciphertext: try c.decode(Data.self, forKey: .vCiphertext),
+                dekVersion: try c.decode(Int.self, forKey: .vDekVersion),
+                createdBy: try c.decodeIfPresent(String.self, forKey: .vCreatedBy),
+                createdAt: try c.decode(Int64.self, forKey: .vCreatedAt))
+        )
+    }
 }

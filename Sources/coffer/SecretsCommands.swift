@@ -36,6 +36,14 @@ struct SecretsCommand: AsyncParsableCommand {
 
     static func base(_ ws: String) -> String { "/api/secrets/workspaces/\(ws)/secrets" }
 
+    /// The client, and the API path of a named secret in the chosen workspace.
+    static func secretPath(_ name: String, _ workspace: WorkspaceOption) async throws -> (APIClient, String) {
+        let client = try APIClient.fromEnvironment()
+        let ws = try await client.workspaceID(workspace.workspace)
+        let id = try await client.secretID(named: name, in: ws)
+        return (client, "\(base(ws))/\(id)")
+    }
+
     struct Set_: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set", abstract: "Create a secret, or store a new version of an existing one.",
@@ -85,11 +93,9 @@ struct SecretsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
             let data = try await client.send(
-                .GET, "\(SecretsCommand.base(ws))/\(id)/value" + (version.map { "?version=\($0)" } ?? ""))
+                .GET, "\(path)/value" + (version.map { "?version=\($0)" } ?? ""))
             if options.json { return Output.json(data) }
             let value = try JSONDecoder().decode(SecretValue.self, from: data)
             Output.print(value.value + "\n")
@@ -123,10 +129,8 @@ struct SecretsCommand: AsyncParsableCommand {
         @OptionGroup var workspace: WorkspaceOption
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
-            _ = try await client.send(.DELETE, "\(SecretsCommand.base(ws))/\(id)" + (purge ? "?purge=true" : ""))
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
+            _ = try await client.send(.DELETE, "\(path)" + (purge ? "?purge=true" : ""))
             Output.note("\(purge ? "purged" : "deleted") \(name)")
         }
     }
@@ -142,11 +146,9 @@ struct SecretsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let newValue = try SecretsCommand.value(argument: value, file: fromFile, readStdinIfMissing: true)
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
             let data = try await client.send(
-                .POST, "\(SecretsCommand.base(ws))/\(id)/rotate", json: try SecretRotate(newValue: newValue).jsonBody())
+                .POST, "\(path)/rotate", json: try SecretRotate(newValue: newValue).jsonBody())
             if options.json { return Output.json(data) }
             let secret = try JSONDecoder().decode(Meta.self, from: data)
             Output.note("rotated \(secret.name) (version \(secret.version))")
@@ -163,10 +165,8 @@ struct SecretsCommand: AsyncParsableCommand {
         struct List: Decodable { let items: [Version] }
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
-            let data = try await client.send(.GET, "\(SecretsCommand.base(ws))/\(id)/versions")
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
+            let data = try await client.send(.GET, "\(path)/versions")
             if options.json { return Output.json(data) }
             let list = try JSONDecoder().decode(List.self, from: data)
             Output.table(
@@ -183,11 +183,9 @@ struct SecretsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
             let data = try await client.send(
-                .POST, "\(SecretsCommand.base(ws))/\(id)/rollback", json: try SecretRollback(version: version).jsonBody())
+                .POST, "\(path)/rollback", json: try SecretRollback(version: version).jsonBody())
             if options.json { return Output.json(data) }
             let secret = try JSONDecoder().decode(Meta.self, from: data)
             Output.note("rolled \(secret.name) back to version \(version) (now version \(secret.version))")
@@ -207,10 +205,8 @@ struct SecretsCommand: AsyncParsableCommand {
         struct List: Decodable { let items: [Record] }
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
-            let id = try await client.secretID(named: name, in: ws)
-            let data = try await client.send(.GET, "\(SecretsCommand.base(ws))/\(id)/audit?limit=\(limit)")
+            let (client, path) = try await SecretsCommand.secretPath(name, workspace)
+            let data = try await client.send(.GET, "\(path)/audit?limit=\(limit)")
             if options.json { return Output.json(data) }
             let list = try JSONDecoder().decode(List.self, from: data)
             Output.table(

@@ -34,6 +34,29 @@ struct HygieneTests {
         }
     }
 
+    @Test("the X-Request-ID of a request is in its log line and its audit record")
+    func requestIDEverywhere() async throws {
+        let logs = LogCapture()
+        try await withLiveServer(logs: logs) { api, _ in
+            let owner = try await api.user("owner")
+            let ws = try await api.workspace("w", token: owner.token)
+            let id = try await api.secret("K", value: "v", in: ws, token: owner.token)
+            let base = "/api/secrets/workspaces/\(ws)/secrets/\(id)"
+            let read = try await api.call(
+                .get, "\(base)/value", token: owner.token, headers: [HTTPField.Name("X-Request-ID")!: "trace-audit-42"])
+            #expect(read.headers[HTTPField.Name("X-Request-ID")!] == "trace-audit-42")
+            let trail = try await api.call(.get, "\(base)/audit", token: owner.token).items
+            #expect(trail.first?["request_id"] as? String == "trace-audit-42")
+            // A generated id is echoed too, and recorded the same way.
+            let anonymous = try await api.call(.get, "\(base)/value", token: owner.token)
+            let generated = try #require(anonymous.headers[HTTPField.Name("X-Request-ID")!])
+            let again = try await api.call(.get, "\(base)/audit", token: owner.token).items
+            #expect(again.first?["request_id"] as? String == generated)
+        }
+        // The request's log line carries it (as `request_id`).
+        #expect(logs.text.split(separator: "\n").contains { $0.contains("request") && $0.contains("trace-audit-42") })
+    }
+
     @Test("CORS: only CORS_ORIGINS get CORS headers; other preflights are refused; none by default")
     func cors() async throws {
         let preflight: @Sendable (String) -> HTTPFields = { origin in
