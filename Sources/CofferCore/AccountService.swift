@@ -25,6 +25,16 @@ public final class AccountService: Sendable {
     /// A hash to verify against when the username is unknown, so timing does not reveal which part was wrong.
     /// Made on first need (off the start-up path), at the configured cost.
     private let decoyHash = Mutex<String?>(nil)
+    /// Access tokens recently verified by `authenticate` whose session was live, keyed by the whole token (so a
+    /// hit is the very string whose signature was checked), so a request neither decodes its token nor reads its
+    /// session row. Expiry is still checked on every use; every revocation here evicts them all before it returns.
+    private let liveSessions: RevocableCache<VerifiedAccess>
+
+    private struct VerifiedAccess: Sendable {
+        let userID: String
+        let sessionID: String
+        let expires: Int64
+    }
 
     init(
         database: any CofferDatabase, jwtKey: SymmetricKey, settings: CofferSettings,
@@ -35,6 +45,7 @@ public final class AccountService: Sendable {
         self.settings = settings
         self.clock = clock
         self.hashingPool = hashingPool
+        self.liveSessions = RevocableCache(ttl: settings.authorizationCacheSeconds, clock: clock)
     }
 
     struct Claims: Codable {
@@ -78,7 +89,7 @@ public final class AccountService: Sendable {
                 throw CofferError(.usernameTaken, "That username is taken.")
             }
             let record = UserRecord(
-                id: UUID().uuidString.lowercased(), username: username, passwordHash: hash, isAdmin: first,
+                id: Identifier.uuid(), username: username, passwordHash: hash, isAdmin: first,
                 createdAt: now)
             try await self.users.insert(record, on: db)
             return record
@@ -105,7 +116,7 @@ public final class AccountService: Sendable {
         }
         let now = clock()
         let session = SessionRecord(
-            id: UUID().uuidString.lowercased(), userId: user.id, createdAt: now.millis,
+            id: Identifier.uuid(), userId: user.id, createdAt: now.millis,
             expiresAt: now.addingTimeInterval(TimeInterval(settings.sessionDays) * 86_400).millis)
         return try await database.write { db in
             try await self.sessions.insert(session, on: db)
@@ -120,7 +131,7 @@ public final class AccountService: Sendable {
         let lifetime = Int64(settings.jwtExpireMinutes) * 60
         let claims = Claims(
             sub: userID, sid: session, iat: seconds, exp: seconds + lifetime, iss: "coffer",
-            jti: UUID().uuidString.lowercased())
+            jti: Identifier.uuid())
         let refresh = "cfr_" + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
         try await sessions.insertToken(
             RefreshTokenRecord(tokenHash: Self.hash(refresh), sessionId: session, createdAt: now.millis), on: db)
@@ -150,6 +161,7 @@ public final class AccountService: Sendable {
             }
             return .success(try await self.issue(for: session.userId, session: session.id, on: db))
         }
+        if case .failure = outcome { liveSessions.invalidateAll() }
         return try outcome.get()
     }
 
@@ -160,6 +172,7 @@ public final class AccountService: Sendable {
         try await database.write { db in
             try await self.sessions.revoke(id: sessionID, reason: "logout", at: now, on: db)
         }
+        liveSessions.invalidateAll()
     }
 
     /// Changes the caller's password (the current one is required) and revokes all of the user's sessions.
@@ -185,6 +198,7 @@ public final class AccountService: Sendable {
             try await self.users.setPassword(userID: user.id, hash: hash, at: now, on: db)
             try await self.sessions.revokeAll(userID: user.id, reason: "password_changed", at: now, on: db)
         }
+        liveSessions.invalidateAll()
     }
 
     static func validatePassword(_ password: String, field: String) throws {
@@ -201,6 +215,12 @@ public final class AccountService: Sendable {
     /// - Throws: `invalid_token` (malformed, forged, other key or algorithm, or its session revoked) or
     ///   `token_expired`.
     public func authenticate(bearer token: String) async throws -> Principal {
+        if let verified = liveSessions.value(for: token) {
+            guard Int64(clock().timeIntervalSince1970) < verified.expires else {
+                throw CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
+            }
+            return Principal(userID: verified.userID, sessionID: verified.sessionID)
+        }
         let claims: Claims
         do {
             claims = try tokens.verify(token, as: Claims.self)
@@ -213,10 +233,13 @@ public final class AccountService: Sendable {
         guard Int64(clock().timeIntervalSince1970) < claims.exp else {
             throw CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
         }
+        let ticket = liveSessions.ticket()
         let session = try await database.read { try await self.sessions.find(id: sessionID, on: $0) }
         guard let session, session.userId == claims.sub, session.revokedAt == nil else {
             throw CofferError(.invalidToken, "The session has ended; log in again.")
         }
+        liveSessions.store(
+            VerifiedAccess(userID: claims.sub, sessionID: sessionID, expires: claims.exp), for: token, ticket: ticket)
         return Principal(userID: claims.sub, sessionID: sessionID)
     }
 

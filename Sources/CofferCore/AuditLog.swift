@@ -83,17 +83,20 @@ public final class AuditLog: Sendable {
         var seq = head?.seq ?? 0
         var previousMAC = head?.mac ?? Data(repeating: 0, count: 32)
         let now = clock().millis
+        var chained: [AuditRecord] = []
+        chained.reserveCapacity(events.count)
         for event in events {
             seq += 1
             var record = AuditRecord(
-                seq: seq, id: UUID().uuidString.lowercased(), workspaceId: event.workspaceID, secretId: event.secretID,
+                seq: seq, id: Identifier.uuid(), workspaceId: event.workspaceID, secretId: event.secretID,
                 action: event.action.rawValue, userId: event.userID, ipAddress: event.origin.ipAddress,
                 userAgent: event.origin.userAgent, requestId: event.origin.requestID,
                 details: JSONValue.object(event.details).jsonText, success: event.success, createdAt: now, mac: Data())
             record.mac = Self.mac(of: record, previous: previousMAC, key: macKey)
             previousMAC = record.mac
-            try await records.insert(record, on: db)
+            chained.append(record)
         }
+        try await records.insert(chained, on: db)
         if !events.isEmpty {
             try await MetaRepository().set(Self.headKey, headCheckpoint(seq: seq, mac: previousMAC), on: db)
         }

@@ -28,6 +28,10 @@ public struct CofferSettings: Sendable {
     public var auditRetentionDays = 365
     /// Secret versions re-encrypted per transaction by a `rotate-key` job.
     public var reencryptionBatchSize = 500
+    /// How long a live session or a workspace role, once read, is trusted without reading it again. Revocations
+    /// made through this instance take effect at once regardless; this bounds only how long one written by
+    /// another process sharing the database could go unseen (`COFFER_AUTH_CACHE_SECONDS`; 0 turns it off).
+    public var authorizationCacheSeconds: TimeInterval = 2
 
     public init() {}
 }
@@ -105,7 +109,9 @@ public final class Coffer: Sendable {
         hashingPool.start()
         let accounts = AccountService(
             database: database, jwtKey: jwtKey, settings: settings, clock: clock, hashingPool: hashingPool)
-        let workspaces = WorkspaceService(database: database, keyring: keyring, audit: audit, clock: clock)
+        let workspaces = WorkspaceService(
+            database: database, keyring: keyring, audit: audit, clock: clock,
+            cacheSeconds: settings.authorizationCacheSeconds)
         let secrets = SecretService(
             database: database, keyring: keyring, audit: audit, access: workspaces, settings: settings, clock: clock)
         let keyRotation = KeyRotationService(
@@ -131,15 +137,20 @@ public final class Coffer: Sendable {
         if let wrapped = try await database.read({ try await meta.get(instanceKeyName, on: $0) }) {
             if let key = try? await provider.unwrap(wrapped, context: instanceKeyContext) { return key }
             if let previous, let key = try? await previous.unwrap(wrapped, context: instanceKeyContext) {
+                let started = ContinuousClock.now
                 let rewrapped = try await database.write { db -> Int in
                     let count = try await keyring.rewrapAll(from: previous, instanceKey: key, on: db)
                     try await meta.set(
                         instanceKeyName, try await keyring.wrap(key, context: instanceKeyContext), on: db)
                     return count
                 }
+                let elapsed = ContinuousClock.now - started
                 logger.notice(
                     "Master key rotated: data keys rewrapped under the new key; COFFER_PREVIOUS_MASTER_KEY is no longer needed.",
-                    metadata: ["data_keys": "\(rewrapped)", "key_id": "\(provider.keyID)"])
+                    metadata: [
+                        "data_keys": "\(rewrapped)", "key_id": "\(provider.keyID)",
+                        "duration_ms": "\(elapsed.milliseconds)",
+                    ])
                 return key
             }
             throw KeyError(

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferStore
 import Foundation
 import Logging
@@ -70,7 +71,7 @@ public final class KeyRotationService: Service, Sendable {
             }
             let total = try await self.jobs.countStale(workspaceID: workspaceID, on: db)
             let job = KeyRotationJobRecord(
-                id: UUID().uuidString.lowercased(), workspaceId: workspaceID, status: total == 0 ? "completed" : "running",
+                id: Identifier.uuid(), workspaceId: workspaceID, status: total == 0 ? "completed" : "running",
                 total: Int64(total), done: 0, requestedBy: userID, startedAt: now.millis,
                 finishedAt: total == 0 ? now.millis : nil)
             try await self.jobs.insert(job, on: db)
@@ -113,19 +114,28 @@ public final class KeyRotationService: Service, Sendable {
     @discardableResult
     func runJob(_ job: KeyRotationJobRecord, maxBatches: Int = .max) async throws -> Int {
         var batches = 0
+        var resealed = 0
+        // In-memory only: a resumed job starts from the beginning, which the stale filter makes correct.
+        var cursor: VersionCursor?
+        let started = ContinuousClock.now
         while batches < maxBatches {
-            let finished = try await database.write { db -> Bool in
+            let (finished, count, last) = try await database.write { [cursor] db -> (Bool, Int, VersionCursor?) in
                 guard var current = try await self.jobs.running(on: db).first(where: { $0.id == job.id }) else {
-                    return true
+                    return (true, 0, cursor)
                 }
-                let stale = try await self.jobs.stale(workspaceID: job.workspaceId, limit: self.batchSize, on: db)
+                let stale = try await self.jobs.stale(
+                    workspaceID: job.workspaceId, after: cursor, limit: self.batchSize, on: db)
+                var batch: [ResealedVersion] = []
+                batch.reserveCapacity(stale.count)
                 for version in stale {
                     let ciphertext = try await self.keyring.reseal(
                         version.record, workspaceID: version.workspaceId, targetVersion: version.targetVersion, on: db)
-                    try await self.jobs.reseal(
-                        secretID: version.secretId, version: version.version, from: version.dekVersion,
-                        ciphertext: ciphertext, dekVersion: version.targetVersion, on: db)
+                    batch.append(
+                        ResealedVersion(
+                            secretID: version.secretId, version: version.version, fromDEK: version.dekVersion,
+                            ciphertext: ciphertext, dekVersion: version.targetVersion))
                 }
+                try await self.jobs.reseal(batch, on: db)
                 current.done += Int64(stale.count)
                 if stale.count < self.batchSize {
                     current.status = "completed"
@@ -134,10 +144,22 @@ public final class KeyRotationService: Service, Sendable {
                     try await self.keys.retireUnused(on: db)
                 }
                 try await self.jobs.update(current, on: db)
-                return current.status != "running"
+                let last = stale.last.map { VersionCursor(secretID: $0.secretId, version: $0.version) } ?? cursor
+                return (current.status != "running", stale.count, last)
             }
+            cursor = last
+            resealed += count
             batches += 1
-            if finished { break }
+            if finished {
+                let elapsed = ContinuousClock.now - started
+                logger.notice(
+                    "key re-encryption job ended",
+                    metadata: [
+                        "job_id": "\(job.id)", "versions": "\(resealed)", "batches": "\(batches)",
+                        "duration_ms": "\(elapsed.milliseconds)",
+                    ])
+                break
+            }
         }
         return batches
     }
@@ -178,5 +200,12 @@ public struct KeyRotationJobView: Encodable, Sendable {
         done = record.done
         startedAt = Date(millis: record.startedAt)
         finishedAt = record.finishedAt.map(Date.init(millis:))
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for log fields.
+    public var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

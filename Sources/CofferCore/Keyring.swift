@@ -69,17 +69,13 @@ public final class Keyring: Sendable {
             throw integrityError
         }
         let dek: SymmetricKey
-        if let cached = cached(workspaceID: workspaceID, version: stored.dekVersion) {
-            dek = cached
-        } else {
-            guard let record = try await keys.find(workspaceID: workspaceID, version: stored.dekVersion, on: db) else {
+        do {
+            guard let found = try await dataKey(workspaceID: workspaceID, version: stored.dekVersion, on: db) else {
                 throw integrityError
             }
-            do {
-                dek = try await dataKey(record)
-            } catch let error as KeyError where error.code == .unwrapFailed {
-                throw integrityError
-            }
+            dek = found
+        } catch let error as KeyError where error.code == .unwrapFailed {
+            throw integrityError
         }
         let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
         do {
@@ -96,10 +92,9 @@ public final class Keyring: Sendable {
         _ stored: SecretVersionRecord, workspaceID: String, targetVersion: Int, on db: any SQLDatabase
     ) async throws -> Data {
         let value = try await open(stored, workspaceID: workspaceID, on: db)
-        guard let record = try await keys.find(workspaceID: workspaceID, version: targetVersion, on: db) else {
+        guard let dek = try await dataKey(workspaceID: workspaceID, version: targetVersion, on: db) else {
             throw CofferError(.internalError, "The target data key is missing.")
         }
-        let dek = try await dataKey(record)
         let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
         return Data(try Envelope.seal(Array(value.utf8), using: dek, keyVersion: UInt32(targetVersion), authenticating: aad))
     }
@@ -125,6 +120,14 @@ public final class Keyring: Sendable {
         } catch let error as KeyError {
             throw CofferError(.keyProviderUnavailable, error.publicMessage)
         }
+    }
+
+    /// A workspace's data key of one version: from the cache, else unwrapped from its record; `nil` if none is
+    /// stored.
+    private func dataKey(workspaceID: String, version: Int, on db: any SQLDatabase) async throws -> SymmetricKey? {
+        if let cached = cached(workspaceID: workspaceID, version: version) { return cached }
+        guard let record = try await keys.find(workspaceID: workspaceID, version: version, on: db) else { return nil }
+        return try await dataKey(record)
     }
 
     private func dataKey(_ record: WorkspaceKeyRecord) async throws -> SymmetricKey {

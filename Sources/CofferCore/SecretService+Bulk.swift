@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferStore
 import Foundation
 import SQLKit
@@ -102,7 +103,7 @@ extension SecretService {
                     result.created.append(item.name)
                     if dryRun { continue }
                     let record = SecretRecord(
-                        id: UUID().uuidString.lowercased(), workspaceId: workspaceID, name: item.name,
+                        id: Identifier.uuid(), workspaceId: workspaceID, name: item.name,
                         secretType: type.rawValue, usage: nil, rotationPolicy: policy.rawValue, lastRotatedAt: now.millis,
                         rotationDueAt: policy.dueDate(after: now)?.millis, tags: "[]", metadata: "{}", isActive: true,
                         currentVersion: 1, createdByUserId: principal.userID, updatedByUserId: principal.userID,

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferStore
 import Foundation
 import SQLKit
@@ -128,7 +129,7 @@ public final class SecretService: Sendable {
         let metadata = try Self.encodeMetadata(input.metadata ?? .object([:]))
         let now = clock()
         let record = SecretRecord(
-            id: UUID().uuidString.lowercased(), workspaceId: workspaceID, name: input.name, secretType: type.rawValue,
+            id: Identifier.uuid(), workspaceId: workspaceID, name: input.name, secretType: type.rawValue,
             usage: input.usage, rotationPolicy: policy.rawValue, lastRotatedAt: now.millis,
             rotationDueAt: policy.dueDate(after: now)?.millis, tags: tags, metadata: metadata, isActive: true,
             currentVersion: 1, createdByUserId: principal.userID, updatedByUserId: principal.userID,

@@ -48,7 +48,7 @@ public final class ServiceTokenService: Sendable {
         let now = clock()
         let value = Self.prefix + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
         let record = ServiceTokenRecord(
-            id: UUID().uuidString.lowercased(), workspaceId: workspaceID, name: name, role: role.rawValue,
+            id: Identifier.uuid(), workspaceId: workspaceID, name: name, role: role.rawValue,
             tokenHash: Self.hash(value), createdBy: principal.userID, createdAt: now.millis,
             expiresAt: now.addingTimeInterval(TimeInterval(days) * 86_400).millis)
         try await database.write { db in

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferStore
 import Foundation
 
@@ -15,12 +16,19 @@ public final class WorkspaceService: Sendable {
     private let clock: @Sendable () -> Date
     private let workspaces = WorkspaceRepository()
     private let users = UserRepository()
+    /// Members' roles, keyed by user and workspace, so a request does not read its membership row. Every
+    /// membership change here evicts them all before it returns.
+    private let roles: RevocableCache<Role>
 
-    init(database: any CofferDatabase, keyring: Keyring, audit: AuditLog, clock: @escaping @Sendable () -> Date) {
+    init(
+        database: any CofferDatabase, keyring: Keyring, audit: AuditLog, clock: @escaping @Sendable () -> Date,
+        cacheSeconds: TimeInterval = 0
+    ) {
         self.database = database
         self.keyring = keyring
         self.audit = audit
         self.clock = clock
+        self.roles = RevocableCache(ttl: cacheSeconds, clock: clock)
     }
 
     /// Creates a workspace with its first data key; the caller becomes its owner.
@@ -32,7 +40,7 @@ public final class WorkspaceService: Sendable {
         }
         let now = clock()
         let record = WorkspaceRecord(
-            id: UUID().uuidString.lowercased(), name: name, createdBy: principal.userID, createdAt: now.millis)
+            id: Identifier.uuid(), name: name, createdBy: principal.userID, createdAt: now.millis)
         try await database.write { db in
             guard try await self.users.find(id: principal.userID, on: db) != nil else {
                 throw CofferError(.invalidToken, "The access token is not valid.")
@@ -69,9 +77,7 @@ public final class WorkspaceService: Sendable {
         if let token = principal.serviceToken {
             role = token.workspaceID == workspaceID ? token.role : nil
         } else {
-            role = try await database.read { db in
-                try await self.workspaces.role(of: principal.userID, in: workspaceID, on: db)
-            }.flatMap(Role.init(rawValue:))
+            role = try await self.role(of: principal.userID, in: workspaceID)
         }
         guard let role else {
             try await audit.appendDurably(
@@ -91,6 +97,18 @@ public final class WorkspaceService: Sendable {
         return role
     }
 
+    /// A user's role in a workspace (`nil` for a non-member), from the cache when it was read recently.
+    private func role(of userID: String, in workspaceID: String) async throws -> Role? {
+        let key = userID + "/" + workspaceID
+        if let cached = roles.value(for: key) { return cached }
+        let ticket = roles.ticket()
+        let role = try await database.read { db in
+            try await self.workspaces.role(of: userID, in: workspaceID, on: db)
+        }.flatMap(Role.init(rawValue:))
+        if let role { roles.store(role, for: key, ticket: ticket) }
+        return role
+    }
+
     /// Adds a member, or changes an existing member's role.
     public func addMember(
         _ input: MemberAdd, to workspaceID: String, by principal: Principal, origin: RequestOrigin
@@ -102,6 +120,7 @@ public final class WorkspaceService: Sendable {
         let callerRole = try await authorize(
             .administer, in: workspaceID, principal: principal, action: .updated, origin: origin)
         let now = clock().millis
+        defer { roles.invalidateAll() }
         let member = try await database.write { db -> MemberRecord in
             guard let user = try await self.users.find(username: input.username, on: db) else {
                 throw CofferError(.userNotFound, "No user with that username.")
@@ -148,6 +167,7 @@ public final class WorkspaceService: Sendable {
         try principal.requireUser()
         let callerRole = try await authorize(
             .administer, in: workspaceID, principal: principal, action: .updated, origin: origin)
+        defer { roles.invalidateAll() }
         try await database.write { db in
             guard let current = try await self.workspaces.role(of: userID, in: workspaceID, on: db) else {
                 throw CofferError(.memberNotFound, "That user is not a member of this workspace.")

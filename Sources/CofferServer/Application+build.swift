@@ -113,8 +113,12 @@ public func buildApplication(
     }
     let metricsController = MetricsController(metrics: metrics, admin: coffer.admin, isPublic: configuration.metricsPublic)
     router.get("/metrics", use: metricsController.handle)
-    let openAPI = OpenAPIDocument.document
-    router.get("/openapi.json") { _, _ in JSONResponse(openAPI) }
+    // Encoded once: the document is large and never changes while the server runs.
+    let openAPI = ByteBuffer(bytes: try JSONCoding.encoder.encode(OpenAPIDocument.document))
+    router.get("/openapi.json") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: openAPI))
+    }
     router.addRoutes(AuthController(accounts: coffer.accounts, limiter: limiter).routes, atPath: "/api/auth")
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferCore
 import Foundation
 import HTTPTypes
@@ -73,13 +74,9 @@ struct APIMiddleware: RouterMiddleware {
             metadata: [
                 "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
                 "status": "\(response.status.code)", "request_id": "\(context.requestID)",
-                "ms": "\(milliseconds(elapsed))",
+                "ms": "\(elapsed.milliseconds)",
             ])
         return response
-    }
-
-    private func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     private static func isPlain(_ byte: UInt8) -> Bool {
@@ -97,7 +94,7 @@ struct APIMiddleware: RouterMiddleware {
         {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return Identifier.uuid()
     }
 }
 
@@ -117,7 +114,12 @@ struct AuthMiddleware: RouterMiddleware {
             throw CofferError(.invalidToken, "Authorization must be `Bearer <token>`.")
         }
         var context = context
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        // Spaces and tabs around the token are ignored (Foundation's `trimmingCharacters` bridges through
+        // NSString on Linux: 4% of a secret read's CPU in issue 6's profile).
+        let given = parts[1]
+        let start = given.firstIndex(where: { $0 != " " && $0 != "\t" }) ?? given.endIndex
+        let end = given.lastIndex(where: { $0 != " " && $0 != "\t" }).map(given.index(after:)) ?? start
+        let token = String(given[start..<end])
         context.principal =
             token.hasPrefix(ServiceTokenService.prefix)
             ? try await serviceTokens.authenticate(token) : try await accounts.authenticate(bearer: token)

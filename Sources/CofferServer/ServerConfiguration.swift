@@ -73,6 +73,9 @@ public struct ServerConfiguration: Sendable {
         if let batch = try Self.integer(environment, "COFFER_REENCRYPTION_BATCH_SIZE", in: 1...100_000) {
             settings.reencryptionBatchSize = batch
         }
+        if let seconds = try Self.integer(environment, "COFFER_AUTH_CACHE_SECONDS", in: 0...300) {
+            settings.authorizationCacheSeconds = TimeInterval(seconds)
+        }
         if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_PER_MINUTE", in: 0...10_000_000) { rateLimits.generalPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_VALUES_PER_MINUTE", in: 0...10_000_000) { rateLimits.valuesPerMinute = n }

@@ -178,6 +178,40 @@ public enum Migrator {
                 "CREATE INDEX service_tokens_by_workspace ON service_tokens(workspace_id)",
             ]
         },
+        // The number of live secrets per workspace, kept by triggers so that no write path can forget it: an
+        // unfiltered list reads its `total` from one row instead of counting the workspace (O(secrets)).
+        // (A PostgreSQL dialect needs the same triggers as PL/pgSQL functions.)
+        Migration(version: 5, name: "live secret counts") { _ in
+            [
+                "CREATE TABLE workspace_secret_counts (workspace_id TEXT PRIMARY KEY, live BIGINT NOT NULL)",
+                """
+                INSERT INTO workspace_secret_counts (workspace_id, live)
+                SELECT workspace_id, COUNT(*) FROM secrets WHERE deleted_at IS NULL GROUP BY workspace_id
+                """,
+                """
+                CREATE TRIGGER secrets_count_insert AFTER INSERT ON secrets BEGIN
+                    INSERT OR IGNORE INTO workspace_secret_counts (workspace_id, live) VALUES (NEW.workspace_id, 0);
+                    UPDATE workspace_secret_counts SET live = live + (NEW.deleted_at IS NULL)
+                        WHERE workspace_id = NEW.workspace_id;
+                END
+                """,
+                """
+                CREATE TRIGGER secrets_count_delete AFTER DELETE ON secrets BEGIN
+                    UPDATE workspace_secret_counts SET live = live - (OLD.deleted_at IS NULL)
+                        WHERE workspace_id = OLD.workspace_id;
+                END
+                """,
+                """
+                CREATE TRIGGER secrets_count_update AFTER UPDATE OF deleted_at, workspace_id ON secrets BEGIN
+                    UPDATE workspace_secret_counts SET live = live - (OLD.deleted_at IS NULL)
+                        WHERE workspace_id = OLD.workspace_id;
+                    INSERT OR IGNORE INTO workspace_secret_counts (workspace_id, live) VALUES (NEW.workspace_id, 0);
+                    UPDATE workspace_secret_counts SET live = live + (NEW.deleted_at IS NULL)
+                        WHERE workspace_id = NEW.workspace_id;
+                END
+                """,
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -215,16 +215,22 @@ public struct KeyRotationRepository: Sendable {
             .all(decoding: KeyRotationJobRecord.self, with: rowDecoder)
     }
 
-    /// Secret versions (of one workspace, or all) sealed under a key older than their workspace's newest active key.
-    public func stale(workspaceID: String?, limit: Int, on db: any SQLDatabase) async throws -> [StaleVersion] {
+    /// Secret versions (of one workspace, or all) sealed under a key older than their workspace's newest active key,
+    /// in (secret, version) order after `cursor`, so a job walks the table once instead of rescanning resealed rows.
+    public func stale(
+        workspaceID: String?, after cursor: VersionCursor? = nil, limit: Int, on db: any SQLDatabase
+    ) async throws -> [StaleVersion] {
         let scope: SQLQueryString = workspaceID.map { "AND s.workspace_id = \(bind: $0)" } ?? ""
+        let start: SQLQueryString =
+            cursor.map { "AND (v.secret_id, v.version) > (\(bind: $0.secretID), \(bind: $0.version))" } ?? ""
         return try await db.raw(
             """
             SELECT v.secret_id, v.version, v.ciphertext, v.dek_version, v.created_by, v.created_at, s.workspace_id,
                 k.version AS target_version
             FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
             JOIN workspace_keys k ON k.workspace_id = s.workspace_id AND k.state = 'active'
-            WHERE v.dek_version < k.version \(scope)
+            WHERE v.dek_version < k.version \(scope) \(start)
+            ORDER BY v.secret_id, v.version
             LIMIT \(bind: limit)
             """
         ).all(decoding: StaleVersion.self, with: rowDecoder)
@@ -241,15 +247,50 @@ public struct KeyRotationRepository: Sendable {
         ).first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
-    /// Replaces a version's ciphertext, only if it is still under the key it was read with.
-    public func reseal(
-        secretID: String, version: Int, from oldDEK: Int, ciphertext: Data, dekVersion: Int, on db: any SQLDatabase
-    ) async throws {
-        try await db.exec(
-            """
-            UPDATE secret_versions SET ciphertext = \(bind: ciphertext), dek_version = \(bind: dekVersion)
-            WHERE secret_id = \(bind: secretID) AND version = \(bind: version) AND dek_version = \(bind: oldDEK)
-            """)
+    /// Replaces versions' ciphertexts, each only if it is still under the key it was read with; a few statements
+    /// for the whole batch rather than one per version.
+    public func reseal(_ batch: [ResealedVersion], on db: any SQLDatabase) async throws {
+        // Five parameters a row, well under SQLite's 32,766 and PostgreSQL's 65,535 per statement.
+        for start in stride(from: 0, to: batch.count, by: 4_000) {
+            let rows: [SQLQueryString] = batch[start..<min(start + 4_000, batch.count)].map {
+                "(\(bind: $0.secretID), \(bind: $0.version), \(bind: $0.fromDEK), \(bind: $0.ciphertext), \(bind: $0.dekVersion))"
+            }
+            try await db.exec(
+                """
+                UPDATE secret_versions SET ciphertext = r.column4, dek_version = r.column5
+                FROM (VALUES \(rows.joined(separator: ", "))) AS r
+                WHERE secret_versions.secret_id = r.column1 AND secret_versions.version = r.column2
+                    AND secret_versions.dek_version = r.column3
+                """)
+        }
+    }
+}
+
+/// Where a re-encryption pass has got to: the last (secret, version) it handled.
+public struct VersionCursor: Sendable, Equatable {
+    public var secretID: String
+    public var version: Int
+
+    public init(secretID: String, version: Int) {
+        self.secretID = secretID
+        self.version = version
+    }
+}
+
+/// A version re-sealed under a newer data key, to be written if it is still under `fromDEK`.
+public struct ResealedVersion: Sendable {
+    public var secretID: String
+    public var version: Int
+    public var fromDEK: Int
+    public var ciphertext: Data
+    public var dekVersion: Int
+
+    public init(secretID: String, version: Int, fromDEK: Int, ciphertext: Data, dekVersion: Int) {
+        self.secretID = secretID
+        self.version = version
+        self.fromDEK = fromDEK
+        self.ciphertext = ciphertext
+        self.dekVersion = dekVersion
     }
 }
 

@@ -51,6 +51,9 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             for pragma in [
                 "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
                 "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON", "PRAGMA case_sensitive_like = ON",
+                // Statement journals (multi-row statements inside a transaction) in memory, not in a temporary
+                // file created and deleted per commit; they serve rollback, not durability.
+                "PRAGMA temp_store = MEMORY",
             ] {
                 _ = try await writer.query(pragma, [])
             }
@@ -63,6 +66,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                 _ = try await reader.query("PRAGMA query_only = ON", [])
                 // LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
                 _ = try await reader.query("PRAGMA case_sensitive_like = ON", [])
+                _ = try await reader.query("PRAGMA temp_store = MEMORY", [])
                 readers.append(reader)
             }
             let store = SQLiteDatabaseStore(writer: writer, readers: readers, logger: logger)

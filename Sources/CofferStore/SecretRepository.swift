@@ -70,9 +70,17 @@ public struct SecretRepository: Sendable {
             conditions.append("tags LIKE \(bind: "%\"" + escaped + "\"%") ESCAPE '\\'")
         }
         let whereClause = conditions.joined(separator: " AND ")
-        let total =
-            try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
-            .first(decodingColumn: "n", as: Int.self) ?? 0
+        let total: Int
+        if filter.tag == nil, filter.secretType == nil, filter.namePrefix == nil, !filter.includeDeleted {
+            // Unfiltered: the trigger-kept count, O(1) however many secrets the workspace holds.
+            total =
+                try await db.raw("SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)")
+                .first(decodingColumn: "live", as: Int.self) ?? 0
+        } else {
+            total =
+                try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
+                .first(decodingColumn: "n", as: Int.self) ?? 0
+        }
         let items = try await db.raw(
             "SELECT * FROM secrets WHERE \(whereClause) ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)"
         ).all(decoding: SecretRecord.self, with: rowDecoder)

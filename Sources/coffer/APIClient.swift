@@ -189,6 +189,9 @@ actor APIClient {
         guard let given = given ?? ProcessInfo.processInfo.environment["COFFER_WORKSPACE"], !given.isEmpty else {
             throw CLIError(message: "no workspace: pass -w/--workspace NAME or set COFFER_WORKSPACE", status: 2)
         }
+        // An id needs no lookup (the server decides access), and a service token, which can only reach its
+        // workspace's secrets, could not list workspaces anyway.
+        if let id = UUID(uuidString: given) { return id.uuidString.lowercased() }
         let list = try await decode(WorkspaceList.self, .GET, "/api/workspaces")
         if let match = list.items.first(where: { $0.id == given }) { return match.id }
         let named = list.items.filter { $0.name == given }

@@ -77,6 +77,8 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_RATE_LIMIT_AUTH_PER_MINUTE (30), COFFER_LOGIN_MAX_FAILURES (5 per 15 min)
               COFFER_PREVIOUS_MASTER_KEY                     the old master key, to rewrap data keys at start-up
               COFFER_MAX_VERSIONS (100)                      versions kept per secret
+              COFFER_AUTH_CACHE_SECONDS (2)                  how long a session or role read is reused; this
+                                                             server's own revocations apply at once
               ENABLE_SECRET_AUDIT_LOGGING (true), SECRET_AUDIT_RETENTION_DAYS (365)
               COFFER_AUDIT_FILE                              JSON-lines copy of every audit record
               COFFER_TLS_CERT, COFFER_TLS_KEY                serve HTTPS (HSTS is sent then)

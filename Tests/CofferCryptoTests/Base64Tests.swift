@@ -86,3 +86,21 @@ struct Base64Tests {
         #expect(Base64.decode(text) == nil)
     }
 }
+
+@Suite("identifiers")
+struct IdentifierTests {
+    @Test("random version-4 UUIDs, lowercase, that Foundation parses, all distinct")
+    func uuids() {
+        var seen = Set<String>()
+        for _ in 0..<1_000 {
+            let id = Identifier.uuid()
+            let parsed = UUID(uuidString: id)
+            #expect(parsed != nil)
+            #expect(parsed?.uuidString.lowercased() == id)
+            #expect(Array(id)[14] == "4")
+            #expect("89ab".contains(Array(id)[19]))
+            seen.insert(id)
+        }
+        #expect(seen.count == 1_000)
+    }
+}

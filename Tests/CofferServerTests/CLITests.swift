@@ -486,6 +486,20 @@ struct CLITests {
                 env: ["COFFER_TOKEN": token])
             #expect(noToken.status == 0, "\(noToken)")
 
+            // CI's way: a reader service token and the workspace id, no login and no workspace listing.
+            let workspaces = try await api.call(.get, "/api/workspaces", token: token)
+            let prodID = try #require((workspaces["items"] as? [[String: Any]])?.first { $0["name"] as? String == "prod" }?["id"] as? String)
+            let issued = try await api.call(
+                .post, "/api/workspaces/\(prodID)/tokens", token: token, body: api.json(["name": "ci", "role": "reader"]))
+            #expect(issued.status == 201)
+            let bare = try CLISandbox(port: cli.port)
+            defer { bare.remove() }
+            let serviceRun = try await bare(
+                ["run", "-w", prodID, "--", "sh", "-c", #"printf "%s" "$API_KEY""#],
+                env: ["COFFER_TOKEN": issued.text("token")])
+            #expect(serviceRun.status == 0, "\(serviceRun)")
+            #expect(serviceRun.stdout == apiKey, "\(serviceRun)")
+
             // The child's status comes back unchanged (2 included, with nothing added on stderr), and death by
             // signal N becomes 128+N.
             let two = try await cli(["run", "-w", "prod", "--", "sh", "-c", "exit 2"])

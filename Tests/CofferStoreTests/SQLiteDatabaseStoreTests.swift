@@ -149,3 +149,17 @@ struct SQLiteDatabaseStoreTests {
         }
     }
 }
+
+@Suite("row decoding")
+struct RowDecodingTests {
+    @Test("column names from camelCase keys, as SQLKit's snake-case strategy gave them")
+    func snakeCase() {
+        let cases = [
+            "id": "id", "createdByUserId": "created_by_user_id", "isAdmin": "is_admin", "vDekVersion": "v_dek_version",
+            "rotationDueAt": "rotation_due_at", "mac": "mac", "targetVersion": "target_version", "": "",
+        ]
+        for (key, column) in cases {
+            #expect(ColumnKey.snakeCase(key) == column)
+        }
+    }
+}
