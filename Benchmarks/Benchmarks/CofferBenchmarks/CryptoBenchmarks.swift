@@ -1,0 +1,54 @@
+import Benchmark
+import CofferCrypto
+import Crypto
+import Foundation
+
+/// The payload every crypto benchmark uses, the size of a typical API key (issue 6's 100 B row).
+let payload100 = [UInt8](repeating: 0x61, count: 100)
+
+func registerCryptoBenchmarks() {
+    let key = KeyMaterial.generate()
+    let aad = Array("coffer:secret:ws:secret:1".utf8)
+
+    Benchmark("envelope seal+open 100 B") {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+            let sealed = try Envelope.seal(payload100, using: key, keyVersion: 1, authenticating: aad)
+            blackHole(try Envelope.open(sealed, using: key, authenticating: aad))
+        }
+    }
+
+    let fernet = try! Fernet(key: key)
+    Benchmark("fernet encrypt+decrypt 100 B") {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+            let token = try fernet.encrypt(payload100)
+            blackHole(try fernet.decrypt(token))
+        }
+    }
+}
+
+/// The claims an access token carries (the shape `AccountService` signs), for the token benchmark.
+private struct BenchClaims: Codable {
+    let sub: String
+    let sid: String?
+    let iat: Int64
+    let exp: Int64
+    let iss: String
+    let jti: String
+}
+
+func registerTokenBenchmarks() {
+    let jwt = CompactJWT(key: KeyMaterial.generate())
+    let token = try! jwt.sign(
+        BenchClaims(
+            sub: UUID().uuidString, sid: UUID().uuidString, iat: 1_800_000_000, exp: 1_800_000_900, iss: "coffer",
+            jti: UUID().uuidString))
+    // Done on every authenticated request.
+    Benchmark("access token verify (HS256 + claims)") {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try jwt.verify(token, as: BenchClaims.self))
+        }
+    }
+}

@@ -1,0 +1,33 @@
+// swift-tools-version:6.2
+// Coffer's micro-benchmarks (ordo-one/benchmark), kept in their own package so that CI's debug build of Coffer
+// never compiles the harness. `scripts/bench` builds this package in release, which also builds the `coffer`
+// binary the HTTP load tests run.
+import PackageDescription
+
+let package = Package(
+    name: "coffer-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "coffer", path: ".."),
+        // The malloc interposer only: the 6.3 runtime interposer is not in the package mirror.
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "CofferBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CofferCrypto", package: "coffer"),
+                .product(name: "CofferKeys", package: "coffer"),
+                .product(name: "CofferStore", package: "coffer"),
+                .product(name: "CofferCore", package: "coffer"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/CofferBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ]
+)

@@ -1,0 +1,14 @@
+-- Audited secret reads: GET …/secrets/{id}/value over every seeded id, round robin, each thread from its own
+-- starting point.
+dofile(os.getenv("COFFER_WRK_DIR") .. "/common.lua")
+
+local ids, next_id
+function init(args)
+    ids = bench.load_ids()
+    next_id = (thread_index or 1) * 7919 % #ids
+end
+
+function request()
+    next_id = next_id % #ids + 1
+    return wrk.format("GET", bench.secrets .. "/" .. ids[next_id] .. "/value", bench.headers)
+end
