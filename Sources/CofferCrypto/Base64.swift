@@ -14,24 +14,28 @@ public enum Base64 {
 
     /// Encodes bytes; `urlSafe` picks `-_` instead of `+/`, `padded` adds `=` to a multiple of four.
     public static func encode(_ bytes: some Collection<UInt8>, urlSafe: Bool = false, padded: Bool = true) -> String {
+        let input = bytes as? [UInt8] ?? Array(bytes)
         let alphabet = urlSafe ? Self.urlSafe : Self.standard
         var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var iterator = bytes.makeIterator()
-        while let b0 = iterator.next() {
-            let b1 = iterator.next()
-            let b2 = b1 == nil ? nil : iterator.next()
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 0x03) << 4 | (b1 ?? 0) >> 4)])
-            if let b1 {
-                out.append(alphabet[Int((b1 & 0x0F) << 2 | (b2 ?? 0) >> 6)])
-            } else if padded {
-                out.append(UInt8(ascii: "="))
-            }
-            if let b2 {
-                out.append(alphabet[Int(b2 & 0x3F)])
-            } else if padded {
-                out.append(UInt8(ascii: "="))
+        out.reserveCapacity((input.count + 2) / 3 * 4)
+        alphabet.withUnsafeBufferPointer { table in
+            input.withUnsafeBufferPointer { b in
+                var i = 0
+                while i + 3 <= b.count {
+                    let chunk = UInt32(b[i]) << 16 | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2])
+                    out.append(table[Int(chunk >> 18)])
+                    out.append(table[Int(chunk >> 12 & 0x3F)])
+                    out.append(table[Int(chunk >> 6 & 0x3F)])
+                    out.append(table[Int(chunk & 0x3F)])
+                    i += 3
+                }
+                let rest = b.count - i
+                guard rest > 0 else { return }
+                let chunk = UInt32(b[i]) << 16 | (rest == 2 ? UInt32(b[i + 1]) << 8 : 0)
+                out.append(table[Int(chunk >> 18)])
+                out.append(table[Int(chunk >> 12 & 0x3F)])
+                if rest == 2 { out.append(table[Int(chunk >> 6 & 0x3F)]) }
+                if padded { out.append(contentsOf: repeatElement(UInt8(ascii: "="), count: 3 - rest)) }
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -49,16 +53,22 @@ public enum Base64 {
         out.reserveCapacity(chars.count * 3 / 4)
         var accumulator: UInt32 = 0
         var bits = 0
-        for c in chars {
-            let value = decodeTable[Int(c)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        let valid = decodeTable.withUnsafeBufferPointer { table in
+            chars.withUnsafeBufferPointer { input in
+                for c in input {
+                    let value = table[Int(c)]
+                    guard value != 0xFF else { return false }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                    }
+                }
+                return true
             }
         }
+        guard valid else { return nil }
         // Canonical encodings leave the unused low bits zero.
         guard accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out

@@ -38,13 +38,16 @@ public enum Envelope {
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
         guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
-        let header = self.header(keyVersion: keyVersion)
-        let box = try gcmSeal(plaintext, using: key, nonce: nonce, authenticating: header + Array(associatedData))
-        var out = header
+        // The header, then the caller's associated data: what GCM authenticates besides the ciphertext.
+        var aad = header(keyVersion: keyVersion)
+        aad.append(contentsOf: associatedData)
+        let box = try gcmSeal(plaintext, using: key, nonce: nonce, authenticating: aad)
+        var out = [UInt8]()
         out.reserveCapacity(overhead + plaintext.count)
-        out.append(contentsOf: box.nonce)
-        out.append(contentsOf: box.ciphertext)
-        out.append(contentsOf: box.tag)
+        out.append(contentsOf: aad[0..<headerSize])
+        box.nonce.withUnsafeBytes { out.append(contentsOf: $0) }
+        box.ciphertext.withUnsafeBytes { out.append(contentsOf: $0) }
+        box.tag.withUnsafeBytes { out.append(contentsOf: $0) }
         return out
     }
 
@@ -82,13 +85,16 @@ public enum Envelope {
         using key: SymmetricKey,
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
-        let bytes = Array(envelope)
-        _ = try keyVersion(of: bytes)
+        let bytes = envelope as? [UInt8] ?? Array(envelope)
+        guard bytes.count >= overhead, bytes[0] == formatVersion else { throw CryptoError(.malformedCiphertext) }
         guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
-        let aad = bytes[0..<headerSize] + Array(associatedData)
+        var aad = [UInt8]()
+        aad.reserveCapacity(headerSize + associatedData.count)
+        aad.append(contentsOf: bytes[0..<headerSize])
+        aad.append(contentsOf: associatedData)
         do {
             let box = try AES.GCM.SealedBox(combined: bytes[headerSize...])
-            return Array(try AES.GCM.open(box, using: key, authenticating: aad))
+            return try AES.GCM.open(box, using: key, authenticating: aad).withUnsafeBytes { Array($0) }
         } catch {
             throw CryptoError(.integrityCheckFailed)
         }

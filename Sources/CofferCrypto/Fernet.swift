@@ -53,8 +53,8 @@ public struct Fernet: Sendable {
         token.reserveCapacity(57 + ciphertext.count)
         for shift in stride(from: 56, through: 0, by: -8) { token.append(UInt8(truncatingIfNeeded: timestamp >> Int64(shift))) }
         token += iv
-        token += ciphertext
-        token += HMAC<SHA256>.authenticationCode(for: token, using: signingKey)
+        ciphertext.withUnsafeBytes { token.append(contentsOf: $0) }
+        HMAC<SHA256>.authenticationCode(for: token, using: signingKey).withUnsafeBytes { token.append(contentsOf: $0) }
         return Base64.encode(token, urlSafe: true, padded: true)
     }
 

@@ -2,19 +2,12 @@ import Foundation
 
 /// Record and request identifiers.
 public enum Identifier {
-    /// A random (version 4) UUID in lowercase, from the system's CSPRNG (`getrandom`).
+    /// A random (version 4) UUID in lowercase, from ``KeyMaterial/randomBytes(_:)``.
     ///
     /// Foundation's `UUID()` on Linux opens and reads `/dev/urandom` for every identifier: three system calls a
     /// record, on every request (issue 6's profile).
     public static func uuid() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<8 {
-            bytes[index] = UInt8(truncatingIfNeeded: high >> (56 - 8 * index))
-            bytes[8 + index] = UInt8(truncatingIfNeeded: low >> (56 - 8 * index))
-        }
+        var bytes = KeyMaterial.randomBytes(16)
         bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
         let hex = Array("0123456789abcdef".utf8)

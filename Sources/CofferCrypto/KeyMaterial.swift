@@ -8,10 +8,12 @@ public enum KeyMaterial {
     /// A fresh random 256-bit key from the system's secure generator.
     public static func generate() -> SymmetricKey { SymmetricKey(size: .bits256) }
 
-    /// `count` random bytes from the system's secure generator.
+    /// `count` random bytes from the same secure generator as keys and nonces (BoringSSL's, seeded from the
+    /// kernel). Drawing them byte by byte from `SystemRandomNumberGenerator` cost one `getrandom` system call
+    /// per eight bytes.
     public static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        guard count > 0 else { return [] }
+        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
     }
 
     /// Parses a 32-byte key written as base64 or url-safe base64, padded or not (a Fernet key, the output of
