@@ -48,14 +48,6 @@ public final class AccountService: Sendable {
         self.liveSessions = RevocableCache(ttl: settings.authorizationCacheSeconds, clock: clock)
     }
 
-    struct Claims: Codable {
-        let sub: String
-        let sid: String?
-        let iat: Int64
-        let exp: Int64
-        let iss: String
-        let jti: String
-    }
     private let sessions = SessionRepository()
 
     /// Creates an account. The first account becomes the instance admin; later ones need an admin caller unless
@@ -129,7 +121,7 @@ public final class AccountService: Sendable {
         let now = clock()
         let seconds = Int64(now.timeIntervalSince1970)
         let lifetime = Int64(settings.jwtExpireMinutes) * 60
-        let claims = Claims(
+        let claims = AccessTokenClaims(
             sub: userID, sid: session, iat: seconds, exp: seconds + lifetime, iss: "coffer",
             jti: Identifier.uuid())
         let refresh = "cfr_" + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
@@ -221,9 +213,9 @@ public final class AccountService: Sendable {
             }
             return Principal(userID: verified.userID, sessionID: verified.sessionID)
         }
-        let claims: Claims
+        let claims: AccessTokenClaims
         do {
-            claims = try tokens.verify(token, as: Claims.self)
+            claims = try tokens.verify(token, as: AccessTokenClaims.self)
         } catch {
             throw CofferError(.invalidToken, "The access token is not valid.")
         }
@@ -250,5 +242,26 @@ public final class AccountService: Sendable {
             throw CofferError(.invalidToken, "The access token is not valid.")
         }
         return UserView(record)
+    }
+}
+
+/// What a Coffer access token says, signed with HS256: the user (`sub`), the session whose revocation ends it
+/// (`sid`), issue and expiry times in Unix seconds, issuer `coffer` and a unique id. It carries no role and no
+/// secret: authorization is decided per request from the database.
+public struct AccessTokenClaims: Codable, Sendable {
+    public let sub: String
+    public let sid: String?
+    public let iat: Int64
+    public let exp: Int64
+    public let iss: String
+    public let jti: String
+
+    public init(sub: String, sid: String?, iat: Int64, exp: Int64, iss: String, jti: String) {
+        self.sub = sub
+        self.sid = sid
+        self.iat = iat
+        self.exp = exp
+        self.iss = iss
+        self.jti = jti
     }
 }

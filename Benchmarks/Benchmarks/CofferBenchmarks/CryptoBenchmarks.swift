@@ -1,4 +1,5 @@
 import Benchmark
+import CofferCore
 import CofferCrypto
 import Crypto
 import Foundation
@@ -36,27 +37,17 @@ func registerCryptoBenchmarks() {
     }
 }
 
-/// The claims an access token carries (the shape `AccountService` signs), for the token benchmark.
-private struct BenchClaims: Codable {
-    let sub: String
-    let sid: String?
-    let iat: Int64
-    let exp: Int64
-    let iss: String
-    let jti: String
-}
-
 func registerTokenBenchmarks() {
     let jwt = CompactJWT(key: KeyMaterial.generate())
     let token = try! jwt.sign(
-        BenchClaims(
+        AccessTokenClaims(
             sub: UUID().uuidString, sid: UUID().uuidString, iat: 1_800_000_000, exp: 1_800_000_900, iss: "coffer",
             jti: UUID().uuidString))
     // Done on every authenticated request.
     Benchmark("access token verify (HS256 + claims)") {
         benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(try jwt.verify(token, as: BenchClaims.self))
+            blackHole(try jwt.verify(token, as: AccessTokenClaims.self))
         }
     }
 }
