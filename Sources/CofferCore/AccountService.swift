@@ -131,7 +131,7 @@ public final class AccountService: Sendable {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(token)
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one again

@@ -1,3 +1,4 @@
+import CofferCrypto
 import CofferStore
 import Foundation
 import Logging
@@ -85,7 +86,7 @@ struct AuditLine: Encodable {
 
     init(_ record: AuditRecord) {
         entry = AuditEntryView(record)
-        mac = record.mac.map { String(format: "%02x", $0) }.joined()
+        mac = Hex.encode(record.mac)
     }
 
     enum CodingKeys: String, CodingKey { case mac }

@@ -124,7 +124,9 @@ public final class Coffer: Sendable {
         return Coffer(
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,
             secrets: secrets, admin: admin,
-            serviceTokens: ServiceTokenService(database: database, access: workspaces, audit: audit, clock: clock),
+            serviceTokens: ServiceTokenService(
+                database: database, access: workspaces, audit: audit, clock: clock,
+                cacheSeconds: settings.authorizationCacheSeconds),
             keyRotation: keyRotation, scheduler: scheduler, hashingPool: hashingPool, now: clock)
     }
 

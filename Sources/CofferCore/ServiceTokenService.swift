@@ -18,16 +18,28 @@ public final class ServiceTokenService: Sendable {
     private let audit: AuditLog
     private let clock: @Sendable () -> Date
     private let tokens = ServiceTokenRepository()
+    /// Tokens recently found live, keyed by the token itself, so a request neither hashes it nor reads its row.
+    /// Expiry is checked on every use; `revoke` evicts them all before it returns.
+    private let live: RevocableCache<LiveToken>
 
-    init(database: any CofferDatabase, access: WorkspaceService, audit: AuditLog, clock: @escaping @Sendable () -> Date) {
+    private struct LiveToken: Sendable {
+        let scope: ServiceTokenScope
+        let expiresAt: Int64
+    }
+
+    init(
+        database: any CofferDatabase, access: WorkspaceService, audit: AuditLog, clock: @escaping @Sendable () -> Date,
+        cacheSeconds: TimeInterval = 0
+    ) {
         self.database = database
         self.access = access
         self.audit = audit
         self.clock = clock
+        self.live = RevocableCache(ttl: cacheSeconds, clock: clock)
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(token)
     }
 
     /// Creates a token (workspace admins and owners); the response is the only time its value is shown.
@@ -78,6 +90,7 @@ public final class ServiceTokenService: Sendable {
     public func revoke(_ id: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin) async throws {
         try principal.requireUser()
         _ = try await access.authorize(.administer, in: workspaceID, principal: principal, action: .deleted, origin: origin)
+        defer { live.invalidateAll() }
         let now = clock().millis
         try await database.write { db in
             guard try await self.tokens.revoke(id: id, workspaceID: workspaceID, at: now, on: db) else {
@@ -94,11 +107,19 @@ public final class ServiceTokenService: Sendable {
 
     /// The principal a service token speaks for. - Throws: `invalid_token` if unknown, revoked or expired.
     public func authenticate(_ token: String) async throws -> Principal {
+        let invalid = CofferError(.invalidToken, "The service token is not valid (unknown, revoked or expired).")
+        if let cached = live.value(for: token) {
+            guard cached.expiresAt > clock().millis else { throw invalid }
+            return Principal(serviceToken: cached.scope)
+        }
+        let ticket = live.ticket()
         let hash = Self.hash(token)
         guard let record = try await database.read({ try await self.tokens.find(hash: hash, on: $0) }),
             record.revokedAt == nil, record.expiresAt > clock().millis, let role = Role(rawValue: record.role)
-        else { throw CofferError(.invalidToken, "The service token is not valid (unknown, revoked or expired).") }
-        return Principal(serviceToken: ServiceTokenScope(id: record.id, workspaceID: record.workspaceId, role: role))
+        else { throw invalid }
+        let scope = ServiceTokenScope(id: record.id, workspaceID: record.workspaceId, role: role)
+        live.store(LiveToken(scope: scope, expiresAt: record.expiresAt), for: token, ticket: ticket)
+        return Principal(serviceToken: scope)
     }
 }
 

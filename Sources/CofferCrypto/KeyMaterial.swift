@@ -36,7 +36,7 @@ public enum KeyMaterial {
     /// identifier only by chance (2^-64); the identifier reveals nothing usable about the key.
     public static func fingerprint(_ key: SymmetricKey) -> String {
         let derived = KeyDerivation.hkdf(key, purpose: "coffer:key-fingerprint")
-        return derived.withUnsafeBytes { $0.prefix(8).map { String(format: "%02x", $0) }.joined() }
+        return derived.withUnsafeBytes { Hex.encode($0.prefix(8)) }
     }
 }
 

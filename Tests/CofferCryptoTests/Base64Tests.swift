@@ -104,3 +104,14 @@ struct IdentifierTests {
         #expect(seen.count == 1_000)
     }
 }
+
+@Suite("hex")
+struct HexTests {
+    @Test("lowercase hex and SHA-256 digests as Python's hashlib spells them")
+    func hex() {
+        #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
+        #expect(Hex.encode([UInt8]()) == "")
+        // hashlib.sha256(b"abc").hexdigest()
+        #expect(Hex.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
