@@ -126,34 +126,34 @@ public final class AccountService: Sendable {
             jti: Identifier.uuid())
         let refresh = "cfr_" + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
         try await sessions.insertToken(
-            RefreshTokenRecord(tokenHash: Self.hash(refresh), sessionId: session, createdAt: now.millis), on: db)
+            RefreshTokenRecord(tokenHash: Hex.sha256(refresh), sessionId: session, createdAt: now.millis), on: db)
         return TokenGrant(accessToken: try tokens.sign(claims), expiresIn: Int(lifetime), refreshToken: refresh)
-    }
-
-    static func hash(_ token: String) -> String {
-        Hex.sha256(token)
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one again
     /// (a stolen copy, or a replay) revokes the whole session, and both holders must log in again.
     public func refresh(_ request: RefreshRequest) async throws -> TokenGrant {
-        let hash = Self.hash(request.refreshToken)
+        let hash = Hex.sha256(request.refreshToken)
         let invalid = CofferError(.invalidToken, "The refresh token is not valid; log in again.")
         let now = clock().millis
-        let outcome = try await database.write { db -> Result<TokenGrant, CofferError> in
+        let (outcome, revoked) = try await database.write { db -> (Result<TokenGrant, CofferError>, Bool) in
             guard let token = try await self.sessions.findToken(hash: hash, on: db),
                 let session = try await self.sessions.find(id: token.sessionId, on: db),
                 session.revokedAt == nil, session.expiresAt > now
-            else { return .failure(invalid) }
+            else { return (.failure(invalid), false) }
             guard token.usedAt == nil, try await self.sessions.markUsed(hash: hash, at: now, on: db) else {
                 // Reuse: commit the revocation, then refuse.
                 try await self.sessions.revoke(id: session.id, reason: "refresh_token_reused", at: now, on: db)
-                return .failure(
-                    CofferError(.invalidToken, "This refresh token was already used; the session has been revoked."))
+                return (
+                    .failure(
+                        CofferError(.invalidToken, "This refresh token was already used; the session has been revoked.")),
+                    true
+                )
             }
-            return .success(try await self.issue(for: session.userId, session: session.id, on: db))
+            return (.success(try await self.issue(for: session.userId, session: session.id, on: db)), false)
         }
-        if case .failure = outcome { liveSessions.invalidateAll() }
+        // Only a revocation clears the cache: an invalid token changes nothing, and must not let anyone flush it.
+        if revoked { liveSessions.invalidateAll() }
         return try outcome.get()
     }
 
