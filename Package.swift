@@ -16,10 +16,7 @@ let package = Package(
         .executable(name: "coffer", targets: ["coffer"]),
         // Libraries for the benchmark package in Benchmarks/, which depends on this one by path.
         .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
-        .library(name: "CofferKeys", targets: ["CofferKeys"]),
-        .library(name: "CofferStore", targets: ["CofferStore"]),
         .library(name: "CofferCore", targets: ["CofferCore"]),
-        .library(name: "CofferServer", targets: ["CofferServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -12,7 +12,6 @@ let package = Package(
         // The malloc interposer only: the 6.3 runtime interposer is not in the package mirror.
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -20,11 +19,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CofferCrypto", package: "coffer"),
-                .product(name: "CofferKeys", package: "coffer"),
-                .product(name: "CofferStore", package: "coffer"),
                 .product(name: "CofferCore", package: "coffer"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/CofferBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

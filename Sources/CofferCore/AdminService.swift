@@ -67,7 +67,7 @@ public final class AdminService: Sendable {
     /// A fresh Fernet key (url-safe base64 of 32 random bytes). Never stored.
     public func generateKey(by principal: Principal, origin: RequestOrigin) async throws -> GeneratedKey {
         try await requireAdmin(principal, operation: "generate-key", origin: origin)
-        return GeneratedKey(key: KeyMaterial.encode(KeyMaterial.generate()))
+        return GeneratedKey(key: Fernet.generateKey())
     }
 
     public func verifyAudit(by principal: Principal, origin: RequestOrigin) async throws -> AuditVerification {

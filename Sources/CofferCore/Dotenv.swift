@@ -153,7 +153,8 @@ public enum Dotenv {
 }
 
 extension String {
-    fileprivate func trimmingBlanks() -> String {
+    /// Without the spaces and tabs at either end (no Foundation: its trimming bridges through NSString on Linux).
+    public func trimmingBlanks() -> String {
         var scalars = Substring(self).unicodeScalars[...]
         while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
         while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }

@@ -38,10 +38,6 @@ public final class ServiceTokenService: Sendable {
         self.live = RevocableCache(ttl: cacheSeconds, clock: clock)
     }
 
-    static func hash(_ token: String) -> String {
-        Hex.sha256(token)
-    }
-
     /// Creates a token (workspace admins and owners); the response is the only time its value is shown.
     public func create(
         _ input: ServiceTokenCreate, in workspaceID: String, by principal: Principal, origin: RequestOrigin
@@ -61,7 +57,7 @@ public final class ServiceTokenService: Sendable {
         let value = Self.prefix + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
         let record = ServiceTokenRecord(
             id: Identifier.uuid(), workspaceId: workspaceID, name: name, role: role.rawValue,
-            tokenHash: Self.hash(value), createdBy: principal.userID, createdAt: now.millis,
+            tokenHash: Hex.sha256(value), createdBy: principal.userID, createdAt: now.millis,
             expiresAt: now.addingTimeInterval(TimeInterval(days) * 86_400).millis)
         try await database.write { db in
             try await self.tokens.insert(record, on: db)
@@ -113,7 +109,7 @@ public final class ServiceTokenService: Sendable {
             return Principal(serviceToken: cached.scope)
         }
         let ticket = live.ticket()
-        let hash = Self.hash(token)
+        let hash = Hex.sha256(token)
         guard let record = try await database.read({ try await self.tokens.find(hash: hash, on: $0) }),
             record.revokedAt == nil, record.expiresAt > clock().millis, let role = Role(rawValue: record.role)
         else { throw invalid }

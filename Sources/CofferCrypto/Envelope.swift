@@ -86,7 +86,7 @@ public enum Envelope {
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
         let bytes = envelope as? [UInt8] ?? Array(envelope)
-        guard bytes.count >= overhead, bytes[0] == formatVersion else { throw CryptoError(.malformedCiphertext) }
+        _ = try keyVersion(of: bytes)
         guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
         var aad = [UInt8]()
         aad.reserveCapacity(headerSize + associatedData.count)

@@ -10,13 +10,12 @@ public enum Identifier {
         var bytes = KeyMaterial.randomBytes(16)
         bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
-        let hex = Array("0123456789abcdef".utf8)
+        // 8-4-4-4-12 hex digits.
         var text = [UInt8]()
         text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(hex[Int(byte >> 4)])
-            text.append(hex[Int(byte & 0x0f)])
+        for (index, digit) in Hex.encode(bytes).utf8.enumerated() {
+            if index == 8 || index == 12 || index == 16 || index == 20 { text.append(UInt8(ascii: "-")) }
+            text.append(digit)
         }
         return String(decoding: text, as: UTF8.self)
     }

@@ -36,8 +36,6 @@ struct APIError: Error {
             return (APIError(status: .conflict, code: "conflict", message: "That record already exists."), true)
         case is NIOTooManyBytesError:
             return (APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large."), true)
-        case let error as HTTPError:
-            return (APIError(status: error.status, code: code(of: error.status), message: message(of: error.status)), error.status.code < 500)
         case let error as any HTTPResponseError:
             return (APIError(status: error.status, code: code(of: error.status), message: message(of: error.status)), error.status.code < 500)
         default:

@@ -30,7 +30,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var object: [String: Any] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue, "label": label,
+            "time": Date().ISO8601Format(), "level": event.level.rawValue, "label": label,
             "message": "\(event.message)",
         ]
         if let source = event.source as String?, !source.isEmpty { object["source"] = source }

@@ -220,16 +220,13 @@ public struct KeyRotationRepository: Sendable {
     public func stale(
         workspaceID: String?, after cursor: VersionCursor? = nil, limit: Int, on db: any SQLDatabase
     ) async throws -> [StaleVersion] {
-        let scope: SQLQueryString = workspaceID.map { "AND s.workspace_id = \(bind: $0)" } ?? ""
         let start: SQLQueryString =
             cursor.map { "AND (v.secret_id, v.version) > (\(bind: $0.secretID), \(bind: $0.version))" } ?? ""
         return try await db.raw(
             """
             SELECT v.secret_id, v.version, v.ciphertext, v.dek_version, v.created_by, v.created_at, s.workspace_id,
                 k.version AS target_version
-            FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
-            JOIN workspace_keys k ON k.workspace_id = s.workspace_id AND k.state = 'active'
-            WHERE v.dek_version < k.version \(scope) \(start)
+            \(staleVersions(workspaceID)) \(start)
             ORDER BY v.secret_id, v.version
             LIMIT \(bind: limit)
             """
@@ -237,14 +234,18 @@ public struct KeyRotationRepository: Sendable {
     }
 
     public func countStale(workspaceID: String?, on db: any SQLDatabase) async throws -> Int {
+        try await db.raw("SELECT COUNT(*) AS n \(staleVersions(workspaceID))")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
+    }
+
+    /// The FROM and WHERE that select stale versions (`v`) with their secret (`s`) and active key (`k`).
+    private func staleVersions(_ workspaceID: String?) -> SQLQueryString {
         let scope: SQLQueryString = workspaceID.map { "AND s.workspace_id = \(bind: $0)" } ?? ""
-        return try await db.raw(
-            """
-            SELECT COUNT(*) AS n FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
+        return """
+            FROM secret_versions v JOIN secrets s ON s.id = v.secret_id
             JOIN workspace_keys k ON k.workspace_id = s.workspace_id AND k.state = 'active'
             WHERE v.dek_version < k.version \(scope)
             """
-        ).first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
     /// Replaces versions' ciphertexts, each only if it is still under the key it was read with; a few statements

@@ -48,12 +48,15 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             let writer = try await SQLiteConnection.open(
                 storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
             opened.append(writer)
-            for pragma in [
-                "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON", "PRAGMA case_sensitive_like = ON",
-                // Statement journals (multi-row statements inside a transaction) in memory, not in a temporary
-                // file created and deleted per commit; they serve rollback, not durability.
-                "PRAGMA temp_store = MEMORY",
+            // For every connection. LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
+            // Statement journals (multi-row statements inside a transaction) stay in memory, not in a temporary
+            // file created and deleted per commit; they serve rollback, not durability.
+            let everyConnection = [
+                "PRAGMA busy_timeout = 10000", "PRAGMA case_sensitive_like = ON", "PRAGMA temp_store = MEMORY",
+            ]
+            for pragma in everyConnection + [
+                "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
+                "PRAGMA secure_delete = ON",
             ] {
                 _ = try await writer.query(pragma, [])
             }
@@ -62,11 +65,9 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                 let reader = try await SQLiteConnection.open(
                     storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
                 opened.append(reader)
-                _ = try await reader.query("PRAGMA busy_timeout = 10000", [])
-                _ = try await reader.query("PRAGMA query_only = ON", [])
-                // LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
-                _ = try await reader.query("PRAGMA case_sensitive_like = ON", [])
-                _ = try await reader.query("PRAGMA temp_store = MEMORY", [])
+                for pragma in everyConnection + ["PRAGMA query_only = ON"] {
+                    _ = try await reader.query(pragma, [])
+                }
                 readers.append(reader)
             }
             let store = SQLiteDatabaseStore(writer: writer, readers: readers, logger: logger)

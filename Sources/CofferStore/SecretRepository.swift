@@ -71,7 +71,7 @@ public struct SecretRepository: Sendable {
         }
         let whereClause = conditions.joined(separator: " AND ")
         let total: Int
-        if filter.tag == nil, filter.secretType == nil, filter.namePrefix == nil, !filter.includeDeleted {
+        if filter == SecretFilter() {
             // Unfiltered: the trigger-kept count, O(1) however many secrets the workspace holds.
             total =
                 try await db.raw("SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)")
@@ -242,7 +242,7 @@ public struct SecretRepository: Sendable {
 }
 
 /// Which secrets a list returns.
-public struct SecretFilter: Sendable {
+public struct SecretFilter: Sendable, Equatable {
     public var tag: String?
     public var secretType: String?
     public var namePrefix: String?

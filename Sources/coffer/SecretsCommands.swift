@@ -110,10 +110,10 @@ struct SecretsCommand: AsyncParsableCommand {
         func run() async throws {
             let client = try APIClient.fromEnvironment()
             let ws = try await client.workspaceID(workspace.workspace)
-            let secrets = try await client.secrets(in: ws)
             if options.json {
                 return Output.json(try await client.send(.GET, "\(SecretsCommand.base(ws))?limit=1000"))
             }
+            let secrets = try await client.secrets(in: ws)
             Output.table(
                 ["NAME", "TYPE", "VERSION", "ROTATION", "DUE", "UPDATED"],
                 secrets.map {

@@ -3,6 +3,7 @@ dofile(os.getenv("COFFER_WRK_DIR") .. "/common.lua")
 
 local prefix, count
 local value = string.rep("v", 100)
+local headers = { ["Authorization"] = bench.headers["Authorization"], ["Content-Type"] = "application/json" }
 function init(args)
     prefix = "BENCH_" .. os.getenv("COFFER_BENCH_RUN") .. "_T" .. tostring(thread_index or 1) .. "_"
     count = 0
@@ -10,7 +11,6 @@ end
 
 function request()
     count = count + 1
-    local headers = { ["Authorization"] = bench.headers["Authorization"], ["Content-Type"] = "application/json" }
     local body = '{"name": "' .. prefix .. count .. '", "value": "' .. value .. '", "secret_type": "api_key"}'
     return wrk.format("POST", bench.secrets, headers, body)
 end
