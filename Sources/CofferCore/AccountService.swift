@@ -99,7 +99,7 @@ public final class AccountService: Sendable {
         let matches = try await hashingPool.runIfActive { () -> Bool in
             if let stored { return Bcrypt.verify(password, hash: stored) }
             // Unknown user and no decoy yet: hashing costs what verifying would.
-            let decoy = Bcrypt.hash(Base64.encode(KeyMaterial.randomBytes(16)), cost: cost)
+            let decoy = Bcrypt.hash(Base64.encode(SecureRandom.bytes(16)), cost: cost)
             self.decoyHash.withLock { $0 = $0 ?? decoy }
             return false
         }
@@ -124,7 +124,7 @@ public final class AccountService: Sendable {
         let claims = AccessTokenClaims(
             sub: userID, sid: session, iat: seconds, exp: seconds + lifetime, iss: "coffer",
             jti: Identifier.uuid())
-        let refresh = "cfr_" + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
+        let refresh = "cfr_" + Base64.encode(SecureRandom.bytes(32), urlSafe: true, padded: false)
         try await sessions.insertToken(
             RefreshTokenRecord(tokenHash: Hex.sha256(refresh), sessionId: session, createdAt: now.millis), on: db)
         return TokenGrant(accessToken: try tokens.sign(claims), expiresIn: Int(lifetime), refreshToken: refresh)

@@ -15,11 +15,12 @@ import Synchronization
 /// - A secret value is sealed with its workspace's active DEK and the associated data
 ///   `coffer:secret:<workspace>:<secret>:<version>`: a ciphertext altered by one byte, or moved onto another
 ///   secret, version or workspace, fails with `integrity_check_failed` and yields no plaintext.
-/// - Unwrapped DEKs are cached in memory (bounded); `SymmetricKey` zeroes its storage when released.
+/// - Unwrapped DEKs are cached in memory (bounded), prepared for AES-GCM as ``EnvelopeKey``s, whose memory BoringSSL
+///   zeroes when they are released.
 public final class Keyring: Sendable {
     public let provider: any KeyProvider
     private let keys = KeyRepository()
-    private let cache = Mutex<[String: SymmetricKey]>([:])
+    private let cache = Mutex<[String: EnvelopeKey]>([:])
     private let cacheCapacity: Int
 
     public init(provider: any KeyProvider, cacheCapacity: Int = 10_000) {
@@ -42,7 +43,7 @@ public final class Keyring: Sendable {
                 workspaceId: workspaceID, version: version, wrappedKey: wrapped, provider: provider.name,
                 keyId: provider.keyID, state: "active", createdAt: time.millis),
             on: db)
-        remember(dek, workspaceID: workspaceID, version: version)
+        remember(try EnvelopeKey(dek), workspaceID: workspaceID, version: version)
     }
 
     /// Seals a value for a secret version with the workspace's active DEK; returns the envelope and DEK version.
@@ -68,7 +69,7 @@ public final class Keyring: Sendable {
         guard let named = try? Envelope.keyVersion(of: stored.ciphertext), Int(named) == stored.dekVersion else {
             throw integrityError
         }
-        let dek: SymmetricKey
+        let dek: EnvelopeKey
         do {
             guard let found = try await dataKey(workspaceID: workspaceID, version: stored.dekVersion, on: db) else {
                 throw integrityError
@@ -124,25 +125,26 @@ public final class Keyring: Sendable {
 
     /// A workspace's data key of one version: from the cache, else unwrapped from its record; `nil` if none is
     /// stored.
-    private func dataKey(workspaceID: String, version: Int, on db: any SQLDatabase) async throws -> SymmetricKey? {
+    private func dataKey(workspaceID: String, version: Int, on db: any SQLDatabase) async throws -> EnvelopeKey? {
         if let cached = cached(workspaceID: workspaceID, version: version) { return cached }
         guard let record = try await keys.find(workspaceID: workspaceID, version: version, on: db) else { return nil }
         return try await dataKey(record)
     }
 
-    private func dataKey(_ record: WorkspaceKeyRecord) async throws -> SymmetricKey {
+    private func dataKey(_ record: WorkspaceKeyRecord) async throws -> EnvelopeKey {
         if let cached = cached(workspaceID: record.workspaceId, version: record.version) { return cached }
         let dek = try await provider.unwrap(
             record.wrappedKey, context: Self.dekContext(workspaceID: record.workspaceId, version: record.version))
-        remember(dek, workspaceID: record.workspaceId, version: record.version)
-        return dek
+        let prepared = try EnvelopeKey(dek)
+        remember(prepared, workspaceID: record.workspaceId, version: record.version)
+        return prepared
     }
 
-    private func cached(workspaceID: String, version: Int) -> SymmetricKey? {
+    private func cached(workspaceID: String, version: Int) -> EnvelopeKey? {
         cache.withLock { $0["\(workspaceID):\(version)"] }
     }
 
-    private func remember(_ key: SymmetricKey, workspaceID: String, version: Int) {
+    private func remember(_ key: EnvelopeKey, workspaceID: String, version: Int) {
         cache.withLock { cache in
             if cache.count >= cacheCapacity { cache.removeAll(keepingCapacity: true) }
             cache["\(workspaceID):\(version)"] = key

@@ -54,7 +54,7 @@ public final class ServiceTokenService: Sendable {
         guard (1...3650).contains(days) else { throw CofferError.validation("expires_in_days must be from 1 to 3650") }
         _ = try await access.authorize(.administer, in: workspaceID, principal: principal, action: .created, origin: origin)
         let now = clock()
-        let value = Self.prefix + Base64.encode(KeyMaterial.randomBytes(32), urlSafe: true, padded: false)
+        let value = Self.prefix + Base64.encode(SecureRandom.bytes(32), urlSafe: true, padded: false)
         let record = ServiceTokenRecord(
             id: Identifier.uuid(), workspaceId: workspaceID, name: name, role: role.rawValue,
             tokenHash: Hex.sha256(value), createdBy: principal.userID, createdAt: now.millis,

@@ -26,29 +26,67 @@ public enum Envelope {
         keyVersion: UInt32,
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
-        try seal(plaintext, using: key, keyVersion: keyVersion, nonce: AES.GCM.Nonce(), authenticating: associatedData)
+        try seal(plaintext, using: EnvelopeKey(key), keyVersion: keyVersion, authenticating: associatedData)
+    }
+
+    /// Seals with a prepared key: what the keyring does for every secret value.
+    public static func seal(
+        _ plaintext: some DataProtocol,
+        using key: EnvelopeKey,
+        keyVersion: UInt32,
+        authenticating associatedData: some DataProtocol
+    ) throws(CryptoError) -> [UInt8] {
+        var nonce: (UInt64, UInt32) = (0, 0)
+        withUnsafeMutableBytes(of: &nonce) { SecureRandom.fill($0) }
+        return try withUnsafeBytes(of: nonce) { nonce throws(CryptoError) in
+            try seal(plaintext, using: key, keyVersion: keyVersion, nonce: nonce, authenticating: associatedData)
+        }
     }
 
     /// Seals with a caller-chosen nonce. Only for known-answer tests: reusing a nonce under one key breaks GCM.
-    public static func seal(
+    static func seal(
         _ plaintext: some DataProtocol,
-        using key: SymmetricKey,
+        using key: EnvelopeKey,
         keyVersion: UInt32,
-        nonce: AES.GCM.Nonce,
+        nonce: UnsafeRawBufferPointer,
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
-        guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
         // The header, then the caller's associated data: what GCM authenticates besides the ciphertext.
         var aad = header(keyVersion: keyVersion)
         aad.append(contentsOf: associatedData)
-        let box = try gcmSeal(plaintext, using: key, nonce: nonce, authenticating: aad)
-        var out = [UInt8]()
-        out.reserveCapacity(overhead + plaintext.count)
-        out.append(contentsOf: aad[0..<headerSize])
-        box.nonce.withUnsafeBytes { out.append(contentsOf: $0) }
-        box.ciphertext.withUnsafeBytes { out.append(contentsOf: $0) }
-        box.tag.withUnsafeBytes { out.append(contentsOf: $0) }
-        return out
+        let message = plaintext as? [UInt8] ?? Array(plaintext)
+        let count = overhead + message.count
+        var sealed = false
+        let envelope = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+            let out = UnsafeMutableRawBufferPointer(output)
+            for index in 0..<headerSize { out[index] = aad[index] }
+            UnsafeMutableRawBufferPointer(rebasing: out[headerSize..<(headerSize + 12)]).copyMemory(from: nonce)
+            sealed = message.withUnsafeBytes { message in
+                aad.withUnsafeBytes { aad in
+                    key.seal(message, nonce: nonce, authenticating: aad,
+                             into: UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + 12)...]))
+                }
+            }
+            initialized = sealed ? count : 0
+        }
+        guard sealed else { throw CryptoError(.invalidParameter) }
+        return envelope
+    }
+
+    /// Seals with a caller-chosen nonce, for known-answer tests only.
+    static func seal(
+        _ plaintext: [UInt8], using key: SymmetricKey, keyVersion: UInt32, nonce: [UInt8], authenticating aad: [UInt8]
+    ) throws(CryptoError) -> [UInt8] {
+        let prepared = try EnvelopeKey(key)
+        do {
+            return try nonce.withUnsafeBytes { nonce in
+                try seal(plaintext, using: prepared, keyVersion: keyVersion, nonce: nonce, authenticating: aad)
+            }
+        } catch let error as CryptoError {
+            throw error
+        } catch {
+            throw CryptoError(.invalidParameter)
+        }
     }
 
     /// The key version named in an envelope's header. The header is not yet authenticated: use this only to
@@ -87,28 +125,32 @@ public enum Envelope {
     ) throws(CryptoError) -> [UInt8] {
         let bytes = envelope as? [UInt8] ?? Array(envelope)
         _ = try keyVersion(of: bytes)
-        guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
+        return try open(bytes, using: EnvelopeKey(key), authenticating: associatedData)
+    }
+
+    /// Opens an envelope with a prepared key (whatever version the header names; the header is still
+    /// authenticated).
+    public static func open(
+        _ envelope: some DataProtocol,
+        using key: EnvelopeKey,
+        authenticating associatedData: some DataProtocol
+    ) throws(CryptoError) -> [UInt8] {
+        let bytes = envelope as? [UInt8] ?? Array(envelope)
+        _ = try keyVersion(of: bytes)
         var aad = [UInt8]()
         aad.reserveCapacity(headerSize + associatedData.count)
         aad.append(contentsOf: bytes[0..<headerSize])
         aad.append(contentsOf: associatedData)
-        do {
-            let box = try AES.GCM.SealedBox(combined: bytes[headerSize...])
-            return try AES.GCM.open(box, using: key, authenticating: aad).withUnsafeBytes { Array($0) }
-        } catch {
-            throw CryptoError(.integrityCheckFailed)
+        let plaintext = bytes.withUnsafeBytes { bytes in
+            aad.withUnsafeBytes { aad in
+                key.open(
+                    UnsafeRawBufferPointer(rebasing: bytes[(headerSize + 12)...]),
+                    nonce: UnsafeRawBufferPointer(rebasing: bytes[headerSize..<(headerSize + 12)]),
+                    authenticating: aad)
+            }
         }
-    }
-
-    /// Plain AES-256-GCM, exposed to the tests for published known-answer vectors.
-    static func gcmSeal(
-        _ plaintext: some DataProtocol, using key: SymmetricKey, nonce: AES.GCM.Nonce, authenticating aad: [UInt8]
-    ) throws(CryptoError) -> AES.GCM.SealedBox {
-        do {
-            return try AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: aad)
-        } catch {
-            throw CryptoError(.invalidKey)
-        }
+        guard let plaintext else { throw CryptoError(.integrityCheckFailed) }
+        return plaintext
     }
 
     static func header(keyVersion: UInt32) -> [UInt8] {

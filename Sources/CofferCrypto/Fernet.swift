@@ -1,5 +1,5 @@
+import CCryptoBoringSSL
 import Crypto
-import CryptoExtras
 import Foundation
 
 /// Fernet (https://github.com/fernet/spec), byte-compatible with Python `cryptography`'s `Fernet`.
@@ -13,8 +13,7 @@ import Foundation
 ///   ``CryptoError/Code-swift.struct/malformedToken`` (Python's `InvalidToken`), never with garbage.
 /// - As in Python, a token stamped more than 60 seconds in the future is refused when a TTL is given.
 public struct Fernet: Sendable {
-    private let signingKey: SymmetricKey
-    private let encryptionKey: SymmetricKey
+    private let keys: FernetKeys
 
     /// Clock skew tolerated for tokens from the future when a TTL is checked (Python: 60 s).
     public static let maxClockSkew: Int64 = 60
@@ -27,9 +26,7 @@ public struct Fernet: Sendable {
     /// A key of 32 bytes: the first 16 sign, the last 16 encrypt.
     public init(key: SymmetricKey) throws(CryptoError) {
         guard key.bitCount == 256 else { throw CryptoError(.invalidKey) }
-        let bytes = key.withUnsafeBytes { Array($0) }
-        signingKey = SymmetricKey(data: bytes[0..<16])
-        encryptionKey = SymmetricKey(data: bytes[16..<32])
+        keys = key.withUnsafeBytes { FernetKeys($0) }
     }
 
     /// A fresh key, in the text form Python prints.
@@ -37,24 +34,27 @@ public struct Fernet: Sendable {
 
     /// Encrypts with a random IV and the current time.
     public func encrypt(_ plaintext: some DataProtocol) throws(CryptoError) -> String {
-        try encrypt(plaintext, at: Int64(Date().timeIntervalSince1970), iv: KeyMaterial.randomBytes(16))
+        try encrypt(plaintext, at: Int64(Date().timeIntervalSince1970), iv: SecureRandom.bytes(16))
     }
 
     /// Encrypts with a given time and IV: for the spec's known-answer vectors only.
     public func encrypt(_ plaintext: some DataProtocol, at timestamp: Int64, iv: [UInt8]) throws(CryptoError) -> String {
         guard iv.count == 16 else { throw CryptoError(.invalidParameter) }
-        let ciphertext: Data
-        do {
-            ciphertext = try AES._CBC.encrypt(plaintext, using: encryptionKey, iv: AES._CBC.IV(ivBytes: iv))
-        } catch {
-            throw CryptoError(.invalidKey)
+        let message = plaintext as? [UInt8] ?? Array(plaintext)
+        // PKCS#7: 1 to 16 bytes of padding, each holding the padding's length.
+        let padded = (message.count / 16 + 1) * 16
+        let bodyCount = 25 + padded
+        let token = [UInt8](unsafeUninitializedCapacity: bodyCount + 32) { out, initialized in
+            out[0] = 0x80
+            for index in 0..<8 { out[1 + index] = UInt8(truncatingIfNeeded: timestamp >> Int64(56 - 8 * index)) }
+            for index in 0..<16 { out[9 + index] = iv[index] }
+            _ = UnsafeMutableBufferPointer(rebasing: out[25..<(25 + message.count)]).initialize(from: message)
+            let padding = UInt8(padded - message.count)
+            for index in (25 + message.count)..<bodyCount { out[index] = padding }
+            keys.cbc(out.baseAddress! + 25, count: padded, iv: iv, encrypt: true)
+            keys.hmac(UnsafeBufferPointer(rebasing: out[0..<bodyCount]), into: out.baseAddress! + bodyCount)
+            initialized = bodyCount + 32
         }
-        var token: [UInt8] = [0x80]
-        token.reserveCapacity(57 + ciphertext.count)
-        for shift in stride(from: 56, through: 0, by: -8) { token.append(UInt8(truncatingIfNeeded: timestamp >> Int64(shift))) }
-        token += iv
-        ciphertext.withUnsafeBytes { token.append(contentsOf: $0) }
-        HMAC<SHA256>.authenticationCode(for: token, using: signingKey).withUnsafeBytes { token.append(contentsOf: $0) }
         return Base64.encode(token, urlSafe: true, padded: true)
     }
 
@@ -71,24 +71,80 @@ public struct Fernet: Sendable {
                 throw CryptoError(.invalidSignature)
             }
         }
-        do {
-            let iv = try AES._CBC.IV(ivBytes: bytes[9..<25])
-            return Array(try AES._CBC.decrypt(bytes[25..<(bytes.count - 32)], using: encryptionKey, iv: iv))
-        } catch {
-            throw CryptoError(.malformedToken)
+        let count = bytes.count - 57
+        var valid = false
+        let plaintext = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            bytes.withUnsafeBufferPointer { bytes in
+                _ = UnsafeMutableBufferPointer(rebasing: out[0..<count]).initialize(from: bytes[25..<(25 + count)])
+                keys.cbc(out.baseAddress!, count: count, iv: Array(bytes[9..<25]), encrypt: false)
+            }
+            // The token is authentic, so this is not a padding oracle; Python's `InvalidToken` all the same.
+            let padding = Int(out[count - 1])
+            valid = (1...16).contains(padding) && out[(count - padding)..<count].allSatisfy { $0 == UInt8(padding) }
+            if valid {
+                initialized = count - padding
+            } else {
+                out.baseAddress!.update(repeating: 0, count: count)
+                initialized = 0
+            }
         }
+        guard valid else { throw CryptoError(.malformedToken) }
+        return plaintext
     }
 
     private func authenticate(_ token: String) throws(CryptoError) -> (timestamp: Int64, bytes: [UInt8]) {
-        // Python accepts url-safe base64 only (with or without surrounding white space it strips nothing).
-        guard token.utf8.allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") }),
-            let bytes = Base64.decode(token), bytes.count >= 73, (bytes.count - 57) % 16 == 0, bytes[0] == 0x80
+        // Python accepts url-safe base64 only (and strips no white space).
+        guard let bytes = Base64.decode(token, urlSafeOnly: true), bytes.count >= 73, (bytes.count - 57) % 16 == 0,
+            bytes[0] == 0x80
         else { throw CryptoError(.malformedToken) }
-        let body = bytes[0..<(bytes.count - 32)]
-        guard HMAC<SHA256>.isValidAuthenticationCode(bytes[(bytes.count - 32)...], authenticating: body, using: signingKey)
-        else { throw CryptoError(.invalidSignature) }
+        let bodyCount = bytes.count - 32
+        var expected = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeBufferPointer { keys.hmac(UnsafeBufferPointer(rebasing: $0[0..<bodyCount]), into: &expected) }
+        guard ConstantTime.equals(expected, bytes[bodyCount...]) else { throw CryptoError(.invalidSignature) }
         let timestamp = bytes[1..<9].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         return (timestamp, bytes)
+    }
+}
+
+/// A Fernet key's two halves, prepared once: the HMAC-SHA256 signing key and the AES-128 key schedules for
+/// encryption and decryption, computed by the BoringSSL that swift-crypto compiles into Coffer (see
+/// ``EnvelopeKey`` for why it is called directly). All three are read-only after `init`, so one key serves any
+/// number of threads, and all are zeroed when the key is released.
+private final class FernetKeys: @unchecked Sendable {
+    private let signing = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 16)
+    private let encryption = UnsafeMutablePointer<AES_KEY>.allocate(capacity: 1)
+    private let decryption = UnsafeMutablePointer<AES_KEY>.allocate(capacity: 1)
+
+    init(_ key: UnsafeRawBufferPointer) {
+        signing.copyMemory(from: UnsafeRawBufferPointer(rebasing: key[0..<16]))
+        let encryptionKey = key.baseAddress!.assumingMemoryBound(to: UInt8.self) + 16
+        // Only a key length other than 128, 192 or 256 bits fails.
+        precondition(CCryptoBoringSSL_AES_set_encrypt_key(encryptionKey, 128, encryption) == 0)
+        precondition(CCryptoBoringSSL_AES_set_decrypt_key(encryptionKey, 128, decryption) == 0)
+    }
+
+    deinit {
+        signing.initializeMemory(as: UInt8.self, repeating: 0)
+        signing.deallocate()
+        for schedule in [encryption, decryption] {
+            UnsafeMutableRawPointer(schedule).initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<AES_KEY>.size)
+            schedule.deallocate()
+        }
+    }
+
+    /// AES-128-CBC in place over `count` bytes (a multiple of 16).
+    func cbc(_ data: UnsafeMutablePointer<UInt8>, count: Int, iv: [UInt8], encrypt: Bool) {
+        var chain = iv
+        CCryptoBoringSSL_AES_cbc_encrypt(data, data, count, encrypt ? encryption : decryption, &chain, encrypt ? 1 : 0)
+    }
+
+    /// HMAC-SHA256 of `message`, 32 bytes written at `output`.
+    func hmac(_ message: UnsafeBufferPointer<UInt8>, into output: UnsafeMutablePointer<UInt8>) {
+        var length: UInt32 = 0
+        let done = CCryptoBoringSSL_HMAC(
+            CCryptoBoringSSL_EVP_sha256(), signing.baseAddress, 16, message.baseAddress, message.count, output, &length)
+        // Fails only if SHA-256 is missing or memory runs out.
+        precondition(done != nil && length == 32, "HMAC-SHA256 failed")
     }
 }
 
@@ -117,7 +173,7 @@ public struct MultiFernet: Sendable {
         for key in keys {
             guard let timestamp = try? key.timestamp(of: token) else { continue }
             let plaintext = try key.decrypt(token)
-            return try keys[0].encrypt(plaintext, at: timestamp, iv: KeyMaterial.randomBytes(16))
+            return try keys[0].encrypt(plaintext, at: timestamp, iv: SecureRandom.bytes(16))
         }
         throw CryptoError(.invalidSignature)
     }

@@ -2,12 +2,12 @@ import Foundation
 
 /// Record and request identifiers.
 public enum Identifier {
-    /// A random (version 4) UUID in lowercase, from ``KeyMaterial/randomBytes(_:)``.
+    /// A random (version 4) UUID in lowercase, from ``SecureRandom``.
     ///
     /// Foundation's `UUID()` on Linux opens and reads `/dev/urandom` for every identifier: three system calls a
     /// record, on every request (issue 6's profile).
     public static func uuid() -> String {
-        var bytes = KeyMaterial.randomBytes(16)
+        var bytes = SecureRandom.bytes(16)
         bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
         // 8-4-4-4-12 hex digits.

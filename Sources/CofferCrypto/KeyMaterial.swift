@@ -5,15 +5,13 @@ import Foundation
 ///
 /// Keys live in `SymmetricKey`, whose storage swift-crypto zeroes when it is released.
 public enum KeyMaterial {
-    /// A fresh random 256-bit key from the system's secure generator.
-    public static func generate() -> SymmetricKey { SymmetricKey(size: .bits256) }
-
-    /// `count` random bytes from the same secure generator as keys and nonces (BoringSSL's, seeded from the
-    /// kernel). Drawing them byte by byte from `SystemRandomNumberGenerator` cost one `getrandom` system call
-    /// per eight bytes.
-    public static func randomBytes(_ count: Int) -> [UInt8] {
-        guard count > 0 else { return [] }
-        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
+    /// A fresh random 256-bit key, straight from the kernel's generator (``SecureRandom``).
+    public static func generate() -> SymmetricKey {
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 16) { buffer in
+            SecureRandom.fill(buffer)
+            defer { buffer.initializeMemory(as: UInt8.self, repeating: 0) }
+            return SymmetricKey(data: UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// Parses a 32-byte key written as base64 or url-safe base64, padded or not (a Fernet key, the output of

@@ -146,7 +146,7 @@ public struct KeyLoader: Sendable {
                 "ENVIRONMENT=production requires JWT_SECRET_KEY: set it to at least 32 random characters "
                     + "(e.g. `openssl rand -hex 32`).")
         }
-        let secret = Hex.encode(KeyMaterial.randomBytes(32))
+        let secret = Hex.encode(SecureRandom.bytes(32))
         try writeKeyFile(path, contents: secret)
         logger.notice("Generated a new JWT signing secret.", metadata: ["path": "\(path)"])
         return (SymmetricKey(data: Array(secret.utf8)), .generated(path))

@@ -101,14 +101,37 @@ struct KeyMaterialTests {
         #expect(python == print1)
     }
 
-    @Test("randomBytes gives the requested count and fresh values")
+    @Test("SecureRandom gives the requested count and fresh values")
     func randomBytesCount() {
-        #expect(KeyMaterial.randomBytes(0).isEmpty)
-        #expect(KeyMaterial.randomBytes(1).count == 1)
-        #expect(KeyMaterial.randomBytes(100).count == 100)
-        #expect(KeyMaterial.randomBytes(32) != KeyMaterial.randomBytes(32))
+        #expect(SecureRandom.bytes(0).isEmpty)
+        #expect(SecureRandom.bytes(1).count == 1)
+        #expect(SecureRandom.bytes(100).count == 100)
+        #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
         // 4096 random bytes take (almost surely) more than 200 distinct values.
-        #expect(Set(KeyMaterial.randomBytes(4096)).count > 200)
+        #expect(Set(SecureRandom.bytes(4096)).count > 200)
+        // Every size, below and above the direct-to-kernel threshold and across block refills.
+        for size in 1...300 {
+            let bytes = SecureRandom.bytes(size)
+            #expect(bytes.count == size)
+            if size >= 16 { #expect(bytes != [UInt8](repeating: 0, count: size)) }
+        }
+    }
+
+    @Test("SecureRandom never hands the same bytes to two callers, from any number of threads")
+    func randomBytesUniqueAcrossThreads() async {
+        // 16,000 nonces of 12 bytes drawn by 8 tasks at once: a byte handed out twice (a race on the shared
+        // block) would show up as a repeated nonce.
+        let nonces = await withTaskGroup(of: [[UInt8]].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<2_000).map { _ in SecureRandom.bytes(12) } } }
+            var all: [[UInt8]] = []
+            for await drawn in group { all += drawn }
+            return all
+        }
+        #expect(nonces.count == 16_000)
+        #expect(Set(nonces).count == 16_000)
+        // Draws of 31 bytes (the largest taken from the block) cross block boundaries; none repeats.
+        let large = (0..<200).map { _ in SecureRandom.bytes(31) }
+        #expect(Set(large).count == 200)
     }
 }
 

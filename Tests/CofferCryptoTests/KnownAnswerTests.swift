@@ -15,17 +15,70 @@ struct KnownAnswerTests {
             hex: "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
                 + "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
         let aad = [UInt8](hex: "feedfacedeadbeeffeedfacedeadbeefabaddad2")
-        let nonce = try AES.GCM.Nonce(data: [UInt8](hex: "cafebabefacedbaddecaf888"))
+        let nonce = [UInt8](hex: "cafebabefacedbaddecaf888")
+        let expected =
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+            + "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662" + "76fc6ece0f4e1768cddf8853bb2d551b"
 
-        let box = try Envelope.gcmSeal(plaintext, using: key, nonce: nonce, authenticating: aad)
+        // Coffer's AES-GCM (BoringSSL's AEAD context, kept per key).
+        let prepared = try EnvelopeKey(key)
+        var sealed = [UInt8](repeating: 0, count: plaintext.count + 16)
+        let ok = plaintext.withUnsafeBytes { plaintext in
+            nonce.withUnsafeBytes { nonce in
+                aad.withUnsafeBytes { aad in
+                    sealed.withUnsafeMutableBytes { prepared.seal(plaintext, nonce: nonce, authenticating: aad, into: $0) }
+                }
+            }
+        }
+        #expect(ok)
+        #expect(sealed.hex == expected)
+        let opened = sealed.withUnsafeBytes { sealed in
+            nonce.withUnsafeBytes { nonce in
+                aad.withUnsafeBytes { prepared.open(sealed, nonce: nonce, authenticating: $0) }
+            }
+        }
+        #expect(opened == plaintext)
 
-        #expect(
-            box.ciphertext.hex
-                == "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
-                + "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662")
-        #expect(box.tag.hex == "76fc6ece0f4e1768cddf8853bb2d551b")
-        #expect(Array(box.nonce) == [UInt8](hex: "cafebabefacedbaddecaf888"))
+        // swift-crypto's AES.GCM agrees, both ways.
+        let box = try AES.GCM.seal(plaintext, using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
+        #expect((box.ciphertext + box.tag).hex == expected)
         #expect(Array(try AES.GCM.open(box, using: key, authenticating: aad)) == plaintext)
+    }
+
+    @Test("AES-256-GCM: a changed tag, nonce or AAD opens nothing, and the output buffer is not returned")
+    func gcmRejects() throws {
+        let key = try EnvelopeKey(SymmetricKey(size: .bits256))
+        let nonce = [UInt8](repeating: 7, count: 12)
+        let plaintext = Array("attack at dawn".utf8)
+        var sealed = [UInt8](repeating: 0, count: plaintext.count + 16)
+        let ok = plaintext.withUnsafeBytes { plaintext in
+            nonce.withUnsafeBytes { nonce in
+                sealed.withUnsafeMutableBytes { key.seal(plaintext, nonce: nonce, authenticating: .init(start: nil, count: 0), into: $0) }
+            }
+        }
+        #expect(ok)
+        func open(_ sealed: [UInt8], nonce: [UInt8], aad: [UInt8]) -> [UInt8]? {
+            sealed.withUnsafeBytes { sealed in
+                nonce.withUnsafeBytes { nonce in aad.withUnsafeBytes { key.open(sealed, nonce: nonce, authenticating: $0) } }
+            }
+        }
+        #expect(open(sealed, nonce: nonce, aad: []) == plaintext)
+        var tampered = sealed
+        tampered[tampered.count - 1] ^= 1
+        #expect(open(tampered, nonce: nonce, aad: []) == nil)
+        #expect(open(sealed, nonce: [UInt8](repeating: 8, count: 12), aad: []) == nil)
+        #expect(open(sealed, nonce: nonce, aad: [0]) == nil)
+        #expect(open(Array(sealed.prefix(15)), nonce: nonce, aad: []) == nil)
+        #expect(open(sealed, nonce: Array(nonce.prefix(11)), aad: []) == nil)
+        // Wrong sizes are refused, not written past.
+        var short = [UInt8](repeating: 0, count: plaintext.count + 15)
+        let refused = plaintext.withUnsafeBytes { plaintext in
+            nonce.withUnsafeBytes { nonce in
+                short.withUnsafeMutableBytes { key.seal(plaintext, nonce: nonce, authenticating: .init(start: nil, count: 0), into: $0) }
+            }
+        }
+        #expect(!refused)
+        #expect(throws: CryptoError(.invalidKey)) { try EnvelopeKey(SymmetricKey(size: .bits128)) }
     }
 
     @Test("HKDF-SHA256: RFC 5869 test case 1")

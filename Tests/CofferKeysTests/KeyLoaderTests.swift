@@ -19,7 +19,7 @@ struct MasterKeyLoaderTests {
     @Test("COFFER_MASTER_KEY takes precedence over SECRET_ENCRYPTION_KEY and ENCRYPTION_KEY holding the same key")
     func precedence() throws {
         try withTemporaryDirectory { dir in
-            let bytes = KeyMaterial.randomBytes(32)
+            let bytes = SecureRandom.bytes(32)
             // The same key in three different spellings.
             let environment = [
                 "ENCRYPTION_KEY": Base64.encode(bytes),
@@ -43,7 +43,7 @@ struct MasterKeyLoaderTests {
     @Test("each variable works alone", arguments: KeyLoader.masterKeyVariables)
     func eachAlias(name: String) throws {
         try withTemporaryDirectory { dir in
-            let bytes = KeyMaterial.randomBytes(32)
+            let bytes = SecureRandom.bytes(32)
             let logs = LogCapture()
             let (key, source) = try loader([name: " " + Base64.encode(bytes) + "\n"], dir, logs: logs).masterKey()
             #expect(key.bytes == bytes)
@@ -81,8 +81,8 @@ struct MasterKeyLoaderTests {
     func invalidValue(name: String) throws {
         try withTemporaryDirectory { dir in
             let badValues = [
-                "hunter2-is-my-master-key!!", Base64.encode(KeyMaterial.randomBytes(31)),
-                Base64.encode(KeyMaterial.randomBytes(33)), KeyMaterial.randomBytes(32).hex,
+                "hunter2-is-my-master-key!!", Base64.encode(SecureRandom.bytes(31)),
+                Base64.encode(SecureRandom.bytes(33)), SecureRandom.bytes(32).hex,
             ]
             for bad in badValues {
                 let error = try #require(throws: KeyError.self) { try loader([name: bad], dir).masterKey() }
@@ -142,7 +142,7 @@ struct MasterKeyLoaderTests {
     @Test("an existing master.key written by an operator is used, whatever its encoding")
     func readsOperatorFile() throws {
         try withTemporaryDirectory { dir in
-            let bytes = KeyMaterial.randomBytes(32)
+            let bytes = SecureRandom.bytes(32)
             let path = dir.appendingPathComponent("master.key").path
             try Data((Base64.encode(bytes) + "\n").utf8).write(to: URL(fileURLWithPath: path))
             let (key, source) = try loader([:], dir).masterKey()
@@ -204,7 +204,7 @@ struct MasterKeyLoaderTests {
     @Test("production with a configured key works")
     func productionWithKey() throws {
         try withTemporaryDirectory { dir in
-            let bytes = KeyMaterial.randomBytes(32)
+            let bytes = SecureRandom.bytes(32)
             let environment = ["ENVIRONMENT": "production", "COFFER_MASTER_KEY": Base64.encode(bytes)]
             let (key, source) = try loader(environment, dir).masterKey()
             #expect(key.bytes == bytes)
@@ -246,7 +246,7 @@ struct JWTSecretLoaderTests {
     @Test("JWT_SECRET_KEY of 32 or more characters is used as the HMAC key bytes")
     func fromEnvironment() throws {
         try withTemporaryDirectory { dir in
-            for secret in [String(repeating: "k", count: 32), KeyMaterial.randomBytes(32).hex] {
+            for secret in [String(repeating: "k", count: 32), SecureRandom.bytes(32).hex] {
                 let (key, source) = try loader(["JWT_SECRET_KEY": secret, "ENVIRONMENT": "production"], dir).jwtSecret()
                 #expect(key.bytes == Array(secret.utf8))
                 #expect(source == .environment("JWT_SECRET_KEY"))

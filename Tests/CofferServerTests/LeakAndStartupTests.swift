@@ -145,7 +145,7 @@ struct LeakAndStartupTests {
     func badKeys() async throws {
         let dir = directory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for bad in ["not base64 at all!", Base64.encode(KeyMaterial.randomBytes(16)), Base64.encode(KeyMaterial.randomBytes(33))] {
+        for bad in ["not base64 at all!", Base64.encode(SecureRandom.bytes(16)), Base64.encode(SecureRandom.bytes(33))] {
             await #expect {
                 _ = try await open(dir, ["COFFER_MASTER_KEY": bad])
             } throws: { error in
