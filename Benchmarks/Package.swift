@@ -12,6 +12,7 @@ let package = Package(
         // The malloc interposer only: the 6.3 runtime interposer is not in the package mirror.
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["ConfigurationSupport"]),
     ],
     targets: [
         .executableTarget(
@@ -24,6 +25,12 @@ let package = Package(
             ],
             path: "Benchmarks/CofferBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // The HTTP stack alone, for the ceiling reference.
+        .executableTarget(
+            name: "HelloServer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/HelloServer"
+        ),
     ]
 )

@@ -125,16 +125,7 @@ public final class KeyRotationService: Service, Sendable {
                 }
                 let stale = try await self.jobs.stale(
                     workspaceID: job.workspaceId, after: cursor, limit: self.batchSize, on: db)
-                var batch: [ResealedVersion] = []
-                batch.reserveCapacity(stale.count)
-                for version in stale {
-                    let ciphertext = try await self.keyring.reseal(
-                        version.record, workspaceID: version.workspaceId, targetVersion: version.targetVersion, on: db)
-                    batch.append(
-                        ResealedVersion(
-                            secretID: version.secretId, version: version.version, fromDEK: version.dekVersion,
-                            ciphertext: ciphertext, dekVersion: version.targetVersion))
-                }
+                let batch = try await self.keyring.reseal(stale, on: db)
                 try await self.jobs.reseal(batch, on: db)
                 current.done += Int64(stale.count)
                 if stale.count < self.batchSize {
@@ -144,7 +135,7 @@ public final class KeyRotationService: Service, Sendable {
                     try await self.keys.retireUnused(on: db)
                 }
                 try await self.jobs.update(current, on: db)
-                let last = stale.last.map { VersionCursor(secretID: $0.secretId, version: $0.version) } ?? cursor
+                let last = stale.last.map { VersionCursor(position: $0.position) } ?? cursor
                 return (current.status != "running", stale.count, last)
             }
             cursor = last

@@ -88,16 +88,47 @@ public final class Keyring: Sendable {
         }
     }
 
-    /// Re-seals a stored version under `targetVersion` of its workspace's data keys (same binding, same value).
-    func reseal(
-        _ stored: SecretVersionRecord, workspaceID: String, targetVersion: Int, on db: any SQLDatabase
-    ) async throws -> Data {
-        let value = try await open(stored, workspaceID: workspaceID, on: db)
-        guard let dek = try await dataKey(workspaceID: workspaceID, version: targetVersion, on: db) else {
-            throw CofferError(.internalError, "The target data key is missing.")
+    /// Re-seals stale versions under their workspace's `targetVersion` (same binding, same value bytes), for the
+    /// re-encryption job. Each version is authenticated first, exactly as ``open(_:workspaceID:on:)`` does.
+    /// - Throws: `integrity_check_failed` for a version that does not authenticate; nothing is re-sealed then.
+    func reseal(_ stale: [StaleVersion], on db: any SQLDatabase) async throws -> [ResealedVersion] {
+        let integrityError = CofferError(
+            .integrityCheckFailed, "A stored value failed its integrity check during re-encryption.")
+        var resealed: [ResealedVersion] = []
+        resealed.reserveCapacity(stale.count)
+        // Versions of one workspace come in runs: look each key up once a run, not once a version.
+        var source: (workspace: String, version: Int, key: EnvelopeKey)?
+        var target: (workspace: String, version: Int, key: EnvelopeKey)?
+        for version in stale {
+            guard let named = try? Envelope.keyVersion(of: version.ciphertext), Int(named) == version.dekVersion else {
+                throw integrityError
+            }
+            if source?.workspace != version.workspaceId || source?.version != version.dekVersion {
+                guard let key = try await dataKey(workspaceID: version.workspaceId, version: version.dekVersion, on: db)
+                else { throw integrityError }
+                source = (version.workspaceId, version.dekVersion, key)
+            }
+            if target?.workspace != version.workspaceId || target?.version != version.targetVersion {
+                guard let key = try await dataKey(workspaceID: version.workspaceId, version: version.targetVersion, on: db)
+                else { throw CofferError(.internalError, "The target data key is missing.") }
+                target = (version.workspaceId, version.targetVersion, key)
+            }
+            let aad = Self.secretAAD(workspaceID: version.workspaceId, secretID: version.secretId, version: version.version)
+            var plaintext: [UInt8]
+            do {
+                plaintext = try Envelope.open(version.ciphertext, using: source!.key, authenticating: aad)
+            } catch {
+                throw integrityError
+            }
+            defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+            let envelope = try Envelope.seal(
+                plaintext, using: target!.key, keyVersion: UInt32(version.targetVersion), authenticating: aad)
+            resealed.append(
+                ResealedVersion(
+                    position: version.position, fromDEK: version.dekVersion, ciphertext: Data(envelope),
+                    dekVersion: version.targetVersion))
         }
-        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
-        return Data(try Envelope.seal(Array(value.utf8), using: dek, keyVersion: UInt32(targetVersion), authenticating: aad))
+        return resealed
     }
 
     /// Re-wraps every stored data key, and the instance key, from `old` to this keyring's provider, in the
