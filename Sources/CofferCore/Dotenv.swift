@@ -154,10 +154,16 @@ public enum Dotenv {
 
 extension String {
     /// Without the spaces and tabs at either end (no Foundation: its trimming bridges through NSString on Linux).
+    /// Works on UTF-8 bytes: both blanks are ASCII, and a string with none at its ends is returned as it is
+    /// (this runs on every request's bearer token).
     public func trimmingBlanks() -> String {
-        var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(String.UnicodeScalarView(scalars))
+        let bytes = utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while start < end, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        while start < end, isBlank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        if start == bytes.startIndex, end == bytes.endIndex { return self }
+        return String(Substring(bytes[start..<end]))
     }
 }

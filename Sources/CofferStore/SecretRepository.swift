@@ -40,7 +40,7 @@ public struct SecretRepository: Sendable {
             """
             SELECT * FROM secrets WHERE id = \(bind: id) AND workspace_id = \(bind: workspaceID) AND deleted_at IS NULL
             """
-        ).first(decoding: SecretRecord.self, with: rowDecoder)
+        ).first().map(SecretRecord.init(row:))
     }
 
     public func exists(name: String, workspaceID: String, on db: any SQLDatabase) async throws -> Bool {
@@ -83,7 +83,7 @@ public struct SecretRepository: Sendable {
         }
         let items = try await db.raw(
             "SELECT * FROM secrets WHERE \(whereClause) ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)"
-        ).all(decoding: SecretRecord.self, with: rowDecoder)
+        ).all().map(SecretRecord.init(row:))
         return (items, total)
     }
 
@@ -97,7 +97,7 @@ public struct SecretRepository: Sendable {
             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
             WHERE s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL ORDER BY s.name, s.id
             """
-        ).all(decoding: SecretVersionRow.self, with: rowDecoder).map(\.pair)
+        ).all().map(SecretVersionRow.pair)
     }
 
     /// A live secret of a workspace by name.
@@ -106,13 +106,13 @@ public struct SecretRepository: Sendable {
             """
             SELECT * FROM secrets WHERE workspace_id = \(bind: workspaceID) AND name = \(bind: name) AND deleted_at IS NULL
             """
-        ).first(decoding: SecretRecord.self, with: rowDecoder)
+        ).first().map(SecretRecord.init(row:))
     }
 
     /// A secret of `workspaceID`, deleted or not.
     public func findAny(id: String, workspaceID: String, on db: any SQLDatabase) async throws -> SecretRecord? {
         try await db.raw("SELECT * FROM secrets WHERE id = \(bind: id) AND workspace_id = \(bind: workspaceID)")
-            .first(decoding: SecretRecord.self, with: rowDecoder)
+            .first().map(SecretRecord.init(row:))
     }
 
     /// Live secrets of a workspace whose rotation is due at or before `time`, soonest first.
@@ -123,7 +123,7 @@ public struct SecretRepository: Sendable {
             AND rotation_due_at IS NOT NULL AND rotation_due_at <= \(bind: time)
             ORDER BY rotation_due_at, name
             """
-        ).all(decoding: SecretRecord.self, with: rowDecoder)
+        ).all().map(SecretRecord.init(row:))
     }
 
     /// Live secrets in every workspace that are due at or before `time` and that Coffer generates itself.
@@ -134,7 +134,7 @@ public struct SecretRepository: Sendable {
             AND rotation_due_at IS NOT NULL AND rotation_due_at <= \(bind: time)
             ORDER BY rotation_due_at LIMIT \(bind: limit)
             """
-        ).all(decoding: SecretRecord.self, with: rowDecoder)
+        ).all().map(SecretRecord.init(row:))
     }
 
     /// Instance-wide counts of live secrets due at or before `soon`, and of those already overdue at `now`.
@@ -237,7 +237,7 @@ public struct SecretRepository: Sendable {
             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND \(versionClause)
             WHERE s.id = \(bind: id) AND s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL
             """
-        ).first(decoding: SecretVersionRow.self, with: rowDecoder)?.pair
+        ).first().map(SecretVersionRow.pair)
     }
 }
 
@@ -276,26 +276,47 @@ public struct SecretStatistics: Sendable, Equatable {
 }
 
 /// A secret row joined with one of its versions (columns aliased `v_…`), as the two joined reads select it.
-private struct SecretVersionRow: Decodable {
+private enum SecretVersionRow {
     static let columns =
         "v.ciphertext AS v_ciphertext, v.dek_version AS v_dek_version, v.version AS v_version, "
         + "v.created_by AS v_created_by, v.created_at AS v_created_at"
 
-    let pair: (SecretRecord, SecretVersionRecord)
-
-    enum Keys: String, CodingKey { case vCiphertext, vDekVersion, vVersion, vCreatedBy, vCreatedAt }
-
-    init(from decoder: any Decoder) throws {
-        let secret = try SecretRecord(from: decoder)
-        let c = try decoder.container(keyedBy: Keys.self)
-        pair = (
+    static func pair(_ row: any SQLRow) throws -> (SecretRecord, SecretVersionRecord) {
+        let secret = try SecretRecord(row: row)
+        return (
             secret,
             SecretVersionRecord(
-                secretId: secret.id, version: try c.decode(Int.self, forKey: .vVersion),
-                ciphertext: try c.decode(Data.self, forKey: .vCiphertext),
-                dekVersion: try c.decode(Int.self, forKey: .vDekVersion),
-                createdBy: try c.decodeIfPresent(String.self, forKey: .vCreatedBy),
-                createdAt: try c.decode(Int64.self, forKey: .vCreatedAt))
+                secretId: secret.id, version: try row.decode(column: "v_version", as: Int.self),
+                ciphertext: try row.decode(column: "v_ciphertext", as: Data.self),
+                dekVersion: try row.decode(column: "v_dek_version", as: Int.self),
+                createdBy: try row.decode(column: "v_created_by", as: String?.self),
+                createdAt: try row.decode(column: "v_created_at", as: Int64.self))
         )
+    }
+}
+
+extension SecretRecord {
+    /// A `secrets` row, read column by column: these rows are on every secret read and list, where `Codable`
+    /// decoding (with its key conversion per column per row) cost more than the SQL (issue 6's profile).
+    init(row: any SQLRow) throws {
+        self.init(
+            id: try row.decode(column: "id", as: String.self),
+            workspaceId: try row.decode(column: "workspace_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            secretType: try row.decode(column: "secret_type", as: String.self),
+            usage: try row.decode(column: "usage", as: String?.self),
+            rotationPolicy: try row.decode(column: "rotation_policy", as: String.self),
+            lastRotatedAt: try row.decode(column: "last_rotated_at", as: Int64?.self),
+            rotationDueAt: try row.decode(column: "rotation_due_at", as: Int64?.self),
+            tags: try row.decode(column: "tags", as: String.self),
+            metadata: try row.decode(column: "metadata", as: String.self),
+            isActive: try row.decode(column: "is_active", as: Bool.self),
+            currentVersion: try row.decode(column: "current_version", as: Int.self),
+            createdByUserId: try row.decode(column: "created_by_user_id", as: String?.self),
+            updatedByUserId: try row.decode(column: "updated_by_user_id", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            updatedAt: try row.decode(column: "updated_at", as: Int64.self),
+            deletedAt: try row.decode(column: "deleted_at", as: Int64?.self),
+            generator: try row.decode(column: "generator", as: String?.self))
     }
 }

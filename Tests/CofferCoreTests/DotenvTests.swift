@@ -151,4 +151,15 @@ struct DotenvTests {
         // Rendered output is one line per entry.
         #expect(Dotenv.render([("A", "x\ny"), ("B", "z")]) == "A=\"x\\ny\"\nB=\"z\"\n")
     }
+
+    @Test("trimmingBlanks removes spaces and tabs at the ends only, and keeps any other text as it is")
+    func trimmingBlanks() {
+        #expect(" \t token \t ".trimmingBlanks() == "token")
+        #expect("token".trimmingBlanks() == "token")
+        #expect("a b\tc".trimmingBlanks() == "a b\tc")
+        #expect(" \t  ".trimmingBlanks() == "")
+        #expect("".trimmingBlanks() == "")
+        #expect("\n x \n".trimmingBlanks() == "\n x \n")
+        #expect("  héllo wörld 🔑\t".trimmingBlanks() == "héllo wörld 🔑")
+    }
 }
