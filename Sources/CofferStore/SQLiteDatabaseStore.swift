@@ -13,8 +13,11 @@ import Glibc
 
 /// The embedded default: one SQLite file in WAL mode.
 ///
-/// - One writer connection behind a fair lock: every `write` is `BEGIN IMMEDIATE … COMMIT` with
-///   `synchronous=FULL`, so an acknowledged write survives a crash or power loss.
+/// - One writer connection. Writes that arrive while one is committing are committed together (group commit):
+///   one `BEGIN IMMEDIATE … COMMIT` with `synchronous=FULL` for the group, each `write` body inside its own
+///   savepoint, in arrival order. A body that throws is rolled back to its savepoint alone; the others commit.
+///   Every `write` returns only after its group's commit is durable, so an acknowledged write survives a crash
+///   or power loss, and a failed commit fails every write of the group (none of them is applied).
 /// - A few read-only connections, used round-robin, so reads never wait for a write to commit.
 /// - The database file and its WAL are created with mode 0600; SQL statement logging is off, so bound values
 ///   (ciphertexts, password hashes) never reach a log.
@@ -23,6 +26,11 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
+    private let pendingWrites = Mutex(PendingWrites())
+    /// Transactions committed for `write`s (the tests check that concurrent writes share them).
+    let groupTransactions = Atomic<Int>(0)
+    /// Most write bodies one transaction takes, so that a group's latency stays bounded.
+    static let maxGroup = 64
     private let nextReader = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let logger: Logger
@@ -96,22 +104,79 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            let db = writer.sql(queryLogLevel: nil)
-            _ = try await writer.query("BEGIN IMMEDIATE", [])
-            do {
-                let result = try await body(db)
-                _ = try await writer.query("COMMIT", [])
-                return result
-            } catch {
-                do {
-                    _ = try await writer.query("ROLLBACK", [])
-                } catch {
-                    logger.error("ROLLBACK failed", metadata: ["error": "\(error)"])
+        // The body is queued for the group's flusher but never outlives this call: the flusher drops it before it
+        // resumes the caller (``GroupedWrite/run(on:)``).
+        try await withoutActuallyEscaping(body) { body in
+            let outcome = WriteOutcome<T>()
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let write = GroupedWrite(
+                    body: { db in
+                        do {
+                            outcome.value = .success(try await body(db))
+                        } catch {
+                            outcome.value = .failure(error)
+                        }
+                        return outcome.succeeded
+                    }, continuation: continuation)
+                let startFlusher = pendingWrites.withLock { pending -> Bool in
+                    pending.writes.append(write)
+                    if pending.flushing { return false }
+                    pending.flushing = true
+                    return true
                 }
-                throw StoreError.translate(error)
+                if startFlusher { Task { await self.flushWrites() } }
+            }
+            switch outcome.value! {
+            case .success(let value): return value
+            case .failure(let error): throw StoreError.translate(error)
             }
         }
+    }
+
+    /// Commits queued writes, a group at a time, until none is left.
+    private func flushWrites() async {
+        while true {
+            let group = pendingWrites.withLock { pending -> [GroupedWrite] in
+                let count = min(pending.writes.count, Self.maxGroup)
+                let group = Array(pending.writes.prefix(count))
+                pending.writes.removeFirst(count)
+                if group.isEmpty { pending.flushing = false }
+                return group
+            }
+            if group.isEmpty { return }
+            await writeLock.withLock { await commit(group) }
+        }
+    }
+
+    /// One transaction for `group`: each body in its own savepoint, then one durable commit.
+    private func commit(_ group: [GroupedWrite]) async {
+        let db = writer.sql(queryLogLevel: nil)
+        var failure: (any Error)?
+        do {
+            _ = try await writer.query("BEGIN IMMEDIATE", [])
+            for write in group {
+                _ = try await writer.query("SAVEPOINT coffer_write", [])
+                if await write.run(on: db) {
+                    _ = try await writer.query("RELEASE coffer_write", [])
+                } else {
+                    _ = try await writer.query("ROLLBACK TO coffer_write", [])
+                    _ = try await writer.query("RELEASE coffer_write", [])
+                }
+            }
+            _ = try await writer.query("COMMIT", [])
+            groupTransactions.add(1, ordering: .relaxed)
+        } catch {
+            // The transaction itself failed (a savepoint, the commit, or an error that made SQLite roll back on
+            // its own): nothing of the group is applied, and every write of it fails.
+            failure = StoreError.translate(error)
+            for write in group { write.drop() }
+            do {
+                _ = try await writer.query("ROLLBACK", [])
+            } catch {
+                logger.debug("ROLLBACK after a failed group", metadata: ["error": "\(error)"])
+            }
+        }
+        for write in group { write.finish(failure: failure) }
     }
 
     public func compact() async throws {
@@ -141,5 +206,54 @@ extension StoreError {
             return StoreError(.queryFailed, "A database statement failed (\(sqlite.reason)).")
         }
         return error
+    }
+}
+
+/// Writes waiting for the next group commit.
+private struct PendingWrites {
+    var writes: [GroupedWrite] = []
+    var flushing = false
+}
+
+/// The result of one write body, read by its caller once the group has committed.
+private final class WriteOutcome<T: Sendable>: @unchecked Sendable {
+    /// Set by the flusher before it resumes the caller, read by the caller after: never at the same time.
+    var value: Result<T, any Error>?
+
+    var succeeded: Bool {
+        if case .success = value { return true }
+        return false
+    }
+}
+
+/// One queued `write`: its body (until it has run) and the caller waiting for the commit.
+private final class GroupedWrite: @unchecked Sendable {
+    /// Only the flusher touches `body`, one group at a time.
+    private var body: ((any SQLDatabase) async -> Bool)?
+    private let continuation: CheckedContinuation<Void, any Error>
+
+    init(body: @escaping (any SQLDatabase) async -> Bool, continuation: CheckedContinuation<Void, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    /// Runs the body (once); `false` if it threw. The body is released right after, before its caller can resume.
+    func run(on db: any SQLDatabase) async -> Bool {
+        guard let body else { return false }
+        self.body = nil
+        return await body(db)
+    }
+
+    /// Releases a body that will not run.
+    func drop() { body = nil }
+
+    /// Resumes the caller: with the group's failure if the transaction failed, else to read its own outcome.
+    func finish(failure: (any Error)?) {
+        body = nil
+        if let failure {
+            continuation.resume(throwing: failure)
+        } else {
+            continuation.resume()
+        }
     }
 }

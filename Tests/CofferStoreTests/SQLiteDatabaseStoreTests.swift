@@ -137,6 +137,60 @@ struct SQLiteDatabaseStoreTests {
         }
     }
 
+    @Test("group commit: concurrent writes share commits, yet each one that throws or conflicts is undone alone")
+    func groupCommitIsolatesFailures() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            let meta = MetaRepository()
+            let users = UserRepository()
+            try await store.write {
+                try await users.insert(UserRecord(id: "u0", username: "taken", passwordHash: "h", isAdmin: false, createdAt: 1), on: $0)
+            }
+            let transactionsBefore = store.groupTransactions.load(ordering: .relaxed)
+            // 300 writes at once: every third throws after writing, every fifth (not third) hits a unique
+            // violation after writing; the rest commit and return their own value.
+            let outcomes = await withTaskGroup(of: (Int, String).self) { group in
+                for i in 0..<300 {
+                    group.addTask {
+                        do {
+                            let returned = try await store.write { db -> Int in
+                                try await meta.set("k\(i)", Data("\(i)".utf8), on: db)
+                                if i % 3 == 0 { throw Boom() }
+                                if i % 5 == 0 {
+                                    try await users.insert(
+                                        UserRecord(id: "u\(i)", username: "taken", passwordHash: "h", isAdmin: false, createdAt: 1),
+                                        on: db)
+                                }
+                                return i * 2
+                            }
+                            return (i, returned == i * 2 ? "ok" : "wrong value \(returned)")
+                        } catch is Boom {
+                            return (i, "boom")
+                        } catch let error as StoreError where error.code == .conflict {
+                            return (i, "conflict")
+                        } catch {
+                            return (i, "other: \(error)")
+                        }
+                    }
+                }
+                var all: [Int: String] = [:]
+                for await (i, outcome) in group { all[i] = outcome }
+                return all
+            }
+            for i in 0..<300 {
+                let expected = i % 3 == 0 ? "boom" : i % 5 == 0 ? "conflict" : "ok"
+                #expect(outcomes[i] == expected, "write \(i)")
+                let stored = try await store.read { try await meta.get("k\(i)", on: $0) }
+                #expect((stored != nil) == (expected == "ok"), "row of write \(i)")
+            }
+            #expect(try await store.read { try await users.count(on: $0) } == 1)
+            // They shared transactions: far fewer commits than writes.
+            let transactions = store.groupTransactions.load(ordering: .relaxed) - transactionsBefore
+            #expect(transactions < 150, "\(transactions) transactions for 300 writes")
+            await store.close()
+        }
+    }
+
     @Test("committed writes survive closing and reopening")
     func durableAcrossReopen() async throws {
         try await withTemporaryDirectory { dir in
