@@ -13,7 +13,9 @@ import Synchronization
 /// - After `loginFailuresPerUser` failed logins for one username within the window, or `loginFailuresPerClient`
 ///   from one address, further logins get 429 until the oldest failure leaves the window. Unknown usernames are
 ///   counted exactly like known ones, so the answers reveal nothing about which accounts exist.
-/// - Memory is bounded: idle entries are dropped when the tables grow.
+/// - Memory is bounded: when a table passes its threshold, entries that carry no state any more are dropped (a
+///   bucket that has refilled completely, failures that have left the window); the threshold then doubles from
+///   what is left, so pruning costs amortized O(1) per request even when most entries are live.
 public final class RateLimiter: Sendable {
     public struct Limits: Sendable {
         /// Requests per minute per client for general endpoints (`COFFER_RATE_LIMIT_PER_MINUTE`, 0 = off).
@@ -37,12 +39,25 @@ public final class RateLimiter: Sendable {
     private struct TokenBucket {
         var tokens: Double
         var updated: Date
+        /// The bucket's class's limits, so that pruning judges each bucket by its own.
+        let capacity: Double
+        let rate: Double
+
+        /// Tokens as of `time`, refilled since the last request.
+        func tokens(at time: Date) -> Double {
+            min(capacity, tokens + max(0, time.timeIntervalSince(updated)) * rate)
+        }
     }
 
     private struct State {
         var buckets: [String: TokenBucket] = [:]
         var failures: [String: [Date]] = [:]
+        var pruneBucketsAt = RateLimiter.minimumPruneThreshold
+        var pruneFailuresAt = RateLimiter.minimumPruneThreshold
     }
+
+    /// Entries a table holds before the first pruning.
+    static let minimumPruneThreshold = 50_000
 
     let limits: Limits
     private let now: @Sendable () -> Date
@@ -74,12 +89,17 @@ public final class RateLimiter: Sendable {
         let current = now()
         return state.withLock { state in
             let key = bucket.rawValue + "|" + client
-            var entry = state.buckets[key] ?? TokenBucket(tokens: Double(perMinute), updated: current)
-            entry.tokens = min(Double(perMinute), entry.tokens + max(0, current.timeIntervalSince(entry.updated)) * rate)
+            var entry = state.buckets[key]
+                ?? TokenBucket(tokens: Double(perMinute), updated: current, capacity: Double(perMinute), rate: rate)
+            entry.tokens = entry.tokens(at: current)
             entry.updated = current
             defer {
                 state.buckets[key] = entry
-                if state.buckets.count > 50_000 { state.buckets = state.buckets.filter { $0.value.tokens < Double(perMinute) } }
+                if state.buckets.count > state.pruneBucketsAt {
+                    // A bucket that would be full by now is the same as no bucket.
+                    state.buckets = state.buckets.filter { $0.value.tokens(at: current) < $0.value.capacity }
+                    state.pruneBucketsAt = max(Self.minimumPruneThreshold, 2 * state.buckets.count)
+                }
             }
             guard entry.tokens >= 1 else { return Int(((1 - entry.tokens) / rate).rounded(.up)) }
             entry.tokens -= 1
@@ -112,10 +132,16 @@ public final class RateLimiter: Sendable {
         state.withLock { state in
             state.failures["user|" + username.lowercased(), default: []].append(current)
             state.failures["client|" + client, default: []].append(current)
-            if state.failures.count > 50_000 {
+            if state.failures.count > state.pruneFailuresAt {
                 state.failures = state.failures.filter { current.timeIntervalSince($0.value.last ?? .distantPast) < limits.loginWindow }
+                state.pruneFailuresAt = max(Self.minimumPruneThreshold, 2 * state.failures.count)
             }
         }
+    }
+
+    /// Entries held (buckets, failure lists), for the tests of pruning.
+    var tableSizes: (buckets: Int, failures: Int) {
+        state.withLock { ($0.buckets.count, $0.failures.count) }
     }
 
     func recordLoginSuccess(username: String) {

@@ -66,3 +66,33 @@ struct RateLimitTests {
         }
     }
 }
+
+@Suite("Rate limiter tables")
+struct RateLimiterTableTests {
+    final class Clock: @unchecked Sendable {
+        var time = Date(timeIntervalSince1970: 1_800_000_000)
+    }
+
+    @Test("pruning drops only buckets that have refilled, judging each by its own class's limit")
+    func pruningKeepsLiveBuckets() {
+        let clock = Clock()
+        var limits = RateLimiter.Limits()
+        limits.generalPerMinute = 1200
+        limits.credentialsPerMinute = 30
+        let limiter = RateLimiter(limits: limits, now: { clock.time })
+        // A client part-way through its general bucket.
+        for _ in 0..<10 { #expect(limiter.take(.general, client: "victim") == nil) }
+        // Enough other clients to make the table prune, each with a credential bucket just drawn from.
+        for i in 0...RateLimiter.minimumPruneThreshold { _ = limiter.take(.credentials, client: "c\(i)") }
+        // The victim's bucket survived: 1,190 requests left, not a fresh 1,200.
+        for _ in 0..<1190 { #expect(limiter.take(.general, client: "victim") == nil) }
+        #expect(limiter.take(.general, client: "victim") != nil)
+        #expect(limiter.tableSizes.buckets > RateLimiter.minimumPruneThreshold)
+
+        // A minute later every one of those buckets has refilled. The threshold doubled when the first pruning
+        // found them all live, so the next pruning comes after about 100,000 entries, and drops exactly them.
+        clock.time.addTimeInterval(61)
+        for i in 0..<60_000 { _ = limiter.take(.general, client: "d\(i)") }
+        #expect(limiter.tableSizes.buckets == 60_000)
+    }
+}
