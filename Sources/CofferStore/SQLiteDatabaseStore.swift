@@ -154,17 +154,30 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         var failure: (any Error)?
         do {
             _ = try await writer.query("BEGIN IMMEDIATE", [])
-            for write in group {
-                _ = try await writer.query("SAVEPOINT coffer_write", [])
-                if await write.run(on: db) {
-                    _ = try await writer.query("RELEASE coffer_write", [])
-                } else {
-                    _ = try await writer.query("ROLLBACK TO coffer_write", [])
-                    _ = try await writer.query("RELEASE coffer_write", [])
+            if group.count == 1 {
+                // Alone in its group (the usual case without contention): the transaction is the write's own, and
+                // a failed body rolls all of it back, with no savepoint statements around it.
+                guard await group[0].run(on: db) else { throw BodyFailed() }
+            } else {
+                for write in group {
+                    _ = try await writer.query("SAVEPOINT coffer_write", [])
+                    if await write.run(on: db) {
+                        _ = try await writer.query("RELEASE coffer_write", [])
+                    } else {
+                        _ = try await writer.query("ROLLBACK TO coffer_write", [])
+                        _ = try await writer.query("RELEASE coffer_write", [])
+                    }
                 }
             }
             _ = try await writer.query("COMMIT", [])
             groupTransactions.add(1, ordering: .relaxed)
+        } catch is BodyFailed {
+            // A lone write's body threw: roll its transaction back; the caller reads its own error.
+            do {
+                _ = try await writer.query("ROLLBACK", [])
+            } catch {
+                logger.error("ROLLBACK failed", metadata: ["error": "\(error)"])
+            }
         } catch {
             // The transaction itself failed (a savepoint, the commit, or an error that made SQLite roll back on
             // its own): nothing of the group is applied, and every write of it fails.
@@ -208,6 +221,9 @@ extension StoreError {
         return error
     }
 }
+
+/// A lone write's body threw (its error is in its outcome).
+private struct BodyFailed: Error {}
 
 /// Writes waiting for the next group commit.
 private struct PendingWrites {
