@@ -104,28 +104,28 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        // The body is queued for the group's flusher but never outlives this call: the flusher drops it before it
-        // resumes the caller (``GroupedWrite/run(on:)``).
+        // The body is queued for whoever commits the group but never outlives this call: it is dropped before
+        // this write is finished (``GroupedWrite/run(on:)``).
         try await withoutActuallyEscaping(body) { body in
             let outcome = WriteOutcome<T>()
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let write = GroupedWrite(
-                    body: { db in
-                        do {
-                            outcome.value = .success(try await body(db))
-                        } catch {
-                            outcome.value = .failure(error)
-                        }
-                        return outcome.succeeded
-                    }, continuation: continuation)
-                let startFlusher = pendingWrites.withLock { pending -> Bool in
-                    pending.writes.append(write)
-                    if pending.flushing { return false }
-                    pending.flushing = true
-                    return true
+            let write = GroupedWrite { db in
+                do {
+                    outcome.value = .success(try await body(db))
+                } catch {
+                    outcome.value = .failure(error)
                 }
-                if startFlusher { Task { await self.flushWrites() } }
+                return outcome.succeeded
             }
+            let lead = pendingWrites.withLock { pending -> Bool in
+                pending.writes.append(write)
+                if pending.flushing { return false }
+                pending.flushing = true
+                return true
+            }
+            // With no commit under way, this write commits its own group at once, in this task; writes that
+            // arrive meanwhile wait for it and then go together.
+            if lead { await leadOneGroup() }
+            try await write.finished()
             switch outcome.value! {
             case .success(let value): return value
             case .failure(let error): throw StoreError.translate(error)
@@ -133,16 +133,33 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
     }
 
+    /// Commits the group that holds the calling write (the queue was empty when it arrived), then hands what
+    /// queued meanwhile to a flusher task, so the caller is not kept committing other writes.
+    private func leadOneGroup() async {
+        let group = takeGroup()
+        await writeLock.withLock { await commit(group) }
+        let more = pendingWrites.withLock { pending -> Bool in
+            if pending.writes.isEmpty { pending.flushing = false }
+            return pending.flushing
+        }
+        if more { Task { await self.flushWrites() } }
+    }
+
+    /// The next group: up to ``maxGroup`` writes in arrival order; when none is left, the store is idle again.
+    private func takeGroup() -> [GroupedWrite] {
+        pendingWrites.withLock { pending -> [GroupedWrite] in
+            let count = min(pending.writes.count, Self.maxGroup)
+            let group = Array(pending.writes.prefix(count))
+            pending.writes.removeFirst(count)
+            if group.isEmpty { pending.flushing = false }
+            return group
+        }
+    }
+
     /// Commits queued writes, a group at a time, until none is left.
     private func flushWrites() async {
         while true {
-            let group = pendingWrites.withLock { pending -> [GroupedWrite] in
-                let count = min(pending.writes.count, Self.maxGroup)
-                let group = Array(pending.writes.prefix(count))
-                pending.writes.removeFirst(count)
-                if group.isEmpty { pending.flushing = false }
-                return group
-            }
+            let group = takeGroup()
             if group.isEmpty { return }
             await writeLock.withLock { await commit(group) }
         }
@@ -242,15 +259,18 @@ private final class WriteOutcome<T: Sendable>: @unchecked Sendable {
     }
 }
 
-/// One queued `write`: its body (until it has run) and the caller waiting for the commit.
+/// One queued `write`: its body (until it has run), and whether its group has committed.
 private final class GroupedWrite: @unchecked Sendable {
-    /// Only the flusher touches `body`, one group at a time.
+    /// Only the committing task touches `body`, one group at a time.
     private var body: ((any SQLDatabase) async -> Bool)?
-    private let continuation: CheckedContinuation<Void, any Error>
+    private struct Completion {
+        var result: Result<Void, any Error>?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+    private let completion = Mutex(Completion())
 
-    init(body: @escaping (any SQLDatabase) async -> Bool, continuation: CheckedContinuation<Void, any Error>) {
+    init(body: @escaping (any SQLDatabase) async -> Bool) {
         self.body = body
-        self.continuation = continuation
     }
 
     /// Runs the body (once); `false` if it threw. The body is released right after, before its caller can resume.
@@ -263,13 +283,27 @@ private final class GroupedWrite: @unchecked Sendable {
     /// Releases a body that will not run.
     func drop() { body = nil }
 
-    /// Resumes the caller: with the group's failure if the transaction failed, else to read its own outcome.
+    /// Ends the write: with the group's failure if the transaction failed, else for the caller to read its own
+    /// outcome.
     func finish(failure: (any Error)?) {
         body = nil
-        if let failure {
-            continuation.resume(throwing: failure)
-        } else {
-            continuation.resume()
+        let result: Result<Void, any Error> = failure.map { .failure($0) } ?? .success(())
+        let waiter = completion.withLock { completion -> CheckedContinuation<Void, any Error>? in
+            completion.result = result
+            defer { completion.waiter = nil }
+            return completion.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// Returns once ``finish(failure:)`` has run (at once if it already has).
+    func finished() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result = completion.withLock { completion -> Result<Void, any Error>? in
+                if completion.result == nil { completion.waiter = continuation }
+                return completion.result
+            }
+            if let result { continuation.resume(with: result) }
         }
     }
 }
