@@ -123,9 +123,8 @@ public enum Envelope {
         using key: SymmetricKey,
         authenticating associatedData: some DataProtocol
     ) throws(CryptoError) -> [UInt8] {
-        let bytes = envelope as? [UInt8] ?? Array(envelope)
-        _ = try keyVersion(of: bytes)
-        return try open(bytes, using: EnvelopeKey(key), authenticating: associatedData)
+        _ = try keyVersion(of: envelope)  // a malformed envelope is reported before a wrong key
+        return try open(envelope, using: EnvelopeKey(key), authenticating: associatedData)
     }
 
     /// Opens an envelope with a prepared key (whatever version the header names; the header is still

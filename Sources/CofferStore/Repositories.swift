@@ -304,7 +304,8 @@ public struct ResealedVersion: Sendable {
     }
 }
 
-/// A version sealed under an older data key than its workspace's active one.
+/// A version sealed under an older data key than its workspace's active one (made only by
+/// ``KeyRotationRepository/stale(workspaceID:after:limit:on:)``).
 public struct StaleVersion: Sendable {
     /// Where the row is stored (its rowid): the job's cursor and the key its update uses.
     public var position: Int64
@@ -315,19 +316,6 @@ public struct StaleVersion: Sendable {
     public var workspaceId: String
     /// The workspace's active data key version, to re-seal under.
     public var targetVersion: Int
-
-    public init(
-        position: Int64, secretId: String, version: Int, ciphertext: Data, dekVersion: Int, workspaceId: String,
-        targetVersion: Int
-    ) {
-        self.position = position
-        self.secretId = secretId
-        self.version = version
-        self.ciphertext = ciphertext
-        self.dekVersion = dekVersion
-        self.workspaceId = workspaceId
-        self.targetVersion = targetVersion
-    }
 }
 
 /// Small named values: the wrapped instance key and similar.
