@@ -18,22 +18,20 @@ public struct AuditRepository: Sendable {
 
     /// Inserts records in as few statements as the parameter limits allow (a group commit writes one).
     public func insert(_ records: [AuditRecord], on db: any SQLDatabase) async throws {
-        // Thirteen parameters a row, under SQLite's 32,766 per statement.
-        for start in stride(from: 0, to: records.count, by: 2_000) {
-            let rows: [SQLQueryString] = records[start..<min(start + 2_000, records.count)].map { record in
-                """
-                (\(bind: record.seq), \(bind: record.id), \(bind: record.workspaceId), \(bind: record.secretId),
-                \(bind: record.action), \(bind: record.userId), \(bind: record.ipAddress), \(bind: record.userAgent),
-                \(bind: record.requestId), \(bind: record.details), \(bind: record.success), \(bind: record.createdAt),
-                \(bind: record.mac))
-                """
-            }
-            try await db.exec(
-                """
-                INSERT INTO secret_audits (seq, id, workspace_id, secret_id, action, user_id, ip_address, user_agent,
-                    request_id, details, success, created_at, mac)
-                VALUES \(rows.joined(separator: ", "))
-                """)
+        // Thirteen parameters a row.
+        try await db.execRows(records, rowsPerStatement: 2_000) { record in
+            """
+            (\(bind: record.seq), \(bind: record.id), \(bind: record.workspaceId), \(bind: record.secretId),
+            \(bind: record.action), \(bind: record.userId), \(bind: record.ipAddress), \(bind: record.userAgent),
+            \(bind: record.requestId), \(bind: record.details), \(bind: record.success), \(bind: record.createdAt),
+            \(bind: record.mac))
+            """
+        } statement: { rows in
+            """
+            INSERT INTO secret_audits (seq, id, workspace_id, secret_id, action, user_id, ip_address, user_agent,
+                request_id, details, success, created_at, mac)
+            VALUES \(rows)
+            """
         }
     }
 

@@ -31,6 +31,21 @@ public enum SQLDialectKind: String, Sendable {
 extension SQLDatabase {
     /// Runs a statement that returns no rows.
     func exec(_ query: SQLQueryString) async throws { try await raw(query).run() }
+
+    /// Runs one statement per `rowsPerStatement` items, each built by `statement` from a comma-separated list of
+    /// the items' `row`s: a batch takes a few statements instead of one per item. Callers choose
+    /// `rowsPerStatement` so that a statement's parameters stay under SQLite's limit of 32,766.
+    func execRows<Item>(
+        _ items: some RandomAccessCollection<Item>, rowsPerStatement: Int, row: (Item) -> SQLQueryString,
+        statement: (SQLQueryString) -> SQLQueryString
+    ) async throws {
+        var start = items.startIndex
+        while start != items.endIndex {
+            let end = items.index(start, offsetBy: rowsPerStatement, limitedBy: items.endIndex) ?? items.endIndex
+            try await exec(statement(items[start..<end].map(row).joined(separator: ", ")))
+            start = end
+        }
+    }
 }
 
 /// Decodes rows into records whose property names are the columns' names in camelCase.

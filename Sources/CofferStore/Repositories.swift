@@ -266,17 +266,15 @@ public struct KeyRotationRepository: Sendable {
     /// Replaces versions' ciphertexts, each only if it is still under the key it was read with; a few statements
     /// for the whole batch rather than one per version.
     public func reseal(_ batch: [ResealedVersion], on db: any SQLDatabase) async throws {
-        // Four parameters a row, well under SQLite's 32,766 parameters per statement.
-        for start in stride(from: 0, to: batch.count, by: 4_000) {
-            let rows: [SQLQueryString] = batch[start..<min(start + 4_000, batch.count)].map {
-                "(\(bind: $0.position), \(bind: $0.fromDEK), \(bind: $0.ciphertext), \(bind: $0.dekVersion))"
-            }
-            try await db.exec(
-                """
-                UPDATE secret_versions SET ciphertext = r.column3, dek_version = r.column4
-                FROM (VALUES \(rows.joined(separator: ", "))) AS r
-                WHERE secret_versions.rowid = r.column1 AND secret_versions.dek_version = r.column2
-                """)
+        // Four parameters a row.
+        try await db.execRows(batch, rowsPerStatement: 4_000) {
+            "(\(bind: $0.position), \(bind: $0.fromDEK), \(bind: $0.ciphertext), \(bind: $0.dekVersion))"
+        } statement: { rows in
+            """
+            UPDATE secret_versions SET ciphertext = r.column3, dek_version = r.column4
+            FROM (VALUES \(rows)) AS r
+            WHERE secret_versions.rowid = r.column1 AND secret_versions.dek_version = r.column2
+            """
         }
     }
 }
