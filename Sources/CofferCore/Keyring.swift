@@ -66,26 +66,18 @@ public final class Keyring: Sendable {
     func open(_ stored: SecretVersionRecord, workspaceID: String, on db: any SQLDatabase) async throws -> String {
         let integrityError = CofferError(
             .integrityCheckFailed, "The stored value failed its integrity check; it was not returned.")
-        guard let named = try? Envelope.keyVersion(of: stored.ciphertext), Int(named) == stored.dekVersion else {
-            throw integrityError
-        }
-        let dek: EnvelopeKey
-        do {
-            guard let found = try await dataKey(workspaceID: workspaceID, version: stored.dekVersion, on: db) else {
+        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
+        let plaintext = try await unseal(
+            stored.ciphertext, dekVersion: stored.dekVersion, aad: aad, integrityError: integrityError
+        ) { version in
+            do {
+                return try await dataKey(workspaceID: workspaceID, version: version, on: db)
+            } catch let error as KeyError where error.code == .unwrapFailed {
                 throw integrityError
             }
-            dek = found
-        } catch let error as KeyError where error.code == .unwrapFailed {
-            throw integrityError
         }
-        let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
-        do {
-            let plaintext = try Envelope.open(stored.ciphertext, using: dek, authenticating: aad)
-            guard let text = String(validating: plaintext, as: UTF8.self) else { throw integrityError }
-            return text
-        } catch {
-            throw integrityError
-        }
+        guard let text = String(validating: plaintext, as: UTF8.self) else { throw integrityError }
+        return text
     }
 
     /// Re-seals stale versions under their workspace's `targetVersion` (same binding, same value bytes), for the
@@ -100,27 +92,21 @@ public final class Keyring: Sendable {
         var source: (workspace: String, version: Int, key: EnvelopeKey)?
         var target: (workspace: String, version: Int, key: EnvelopeKey)?
         for version in stale {
-            guard let named = try? Envelope.keyVersion(of: version.ciphertext), Int(named) == version.dekVersion else {
-                throw integrityError
+            let aad = Self.secretAAD(workspaceID: version.workspaceId, secretID: version.secretId, version: version.version)
+            var plaintext = try await unseal(
+                version.ciphertext, dekVersion: version.dekVersion, aad: aad, integrityError: integrityError
+            ) { dekVersion in
+                if let source, source.workspace == version.workspaceId, source.version == dekVersion { return source.key }
+                let key = try await dataKey(workspaceID: version.workspaceId, version: dekVersion, on: db)
+                source = key.map { (version.workspaceId, dekVersion, $0) }
+                return key
             }
-            if source?.workspace != version.workspaceId || source?.version != version.dekVersion {
-                guard let key = try await dataKey(workspaceID: version.workspaceId, version: version.dekVersion, on: db)
-                else { throw integrityError }
-                source = (version.workspaceId, version.dekVersion, key)
-            }
+            defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             if target?.workspace != version.workspaceId || target?.version != version.targetVersion {
                 guard let key = try await dataKey(workspaceID: version.workspaceId, version: version.targetVersion, on: db)
                 else { throw CofferError(.internalError, "The target data key is missing.") }
                 target = (version.workspaceId, version.targetVersion, key)
             }
-            let aad = Self.secretAAD(workspaceID: version.workspaceId, secretID: version.secretId, version: version.version)
-            var plaintext: [UInt8]
-            do {
-                plaintext = try Envelope.open(version.ciphertext, using: source!.key, authenticating: aad)
-            } catch {
-                throw integrityError
-            }
-            defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             let envelope = try Envelope.seal(
                 plaintext, using: target!.key, keyVersion: UInt32(version.targetVersion), authenticating: aad)
             resealed.append(
@@ -129,6 +115,20 @@ public final class Keyring: Sendable {
                     dekVersion: version.targetVersion))
         }
         return resealed
+    }
+
+    /// The plaintext of a stored envelope. Its header must name `dekVersion`, and it must authenticate under that
+    /// data key (from `key`) and `aad`; otherwise `integrityError` is thrown and nothing is returned. The one
+    /// integrity check of stored values, for reads and for re-encryption alike.
+    private func unseal(
+        _ ciphertext: Data, dekVersion: Int, aad: [UInt8], integrityError: CofferError,
+        key: (Int) async throws -> EnvelopeKey?
+    ) async throws -> [UInt8] {
+        guard let named = try? Envelope.keyVersion(of: ciphertext), Int(named) == dekVersion,
+            let dek = try await key(dekVersion),
+            let plaintext = try? Envelope.open(ciphertext, using: dek, authenticating: aad)
+        else { throw integrityError }
+        return plaintext
     }
 
     /// Re-wraps every stored data key, and the instance key, from `old` to this keyring's provider, in the
