@@ -207,24 +207,17 @@ public final class AccountService: Sendable {
     /// - Throws: `invalid_token` (malformed, forged, other key or algorithm, or its session revoked) or
     ///   `token_expired`.
     public func authenticate(bearer token: String) async throws -> Principal {
+        let now = Int64(clock().timeIntervalSince1970)
+        let expired = CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
         if let verified = liveSessions.value(for: token) {
-            guard Int64(clock().timeIntervalSince1970) < verified.expires else {
-                throw CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
-            }
+            guard now < verified.expires else { throw expired }
             return Principal(userID: verified.userID, sessionID: verified.sessionID)
         }
-        let claims: AccessTokenClaims
-        do {
-            claims = try tokens.verify(token, as: AccessTokenClaims.self)
-        } catch {
-            throw CofferError(.invalidToken, "The access token is not valid.")
-        }
-        guard claims.iss == "coffer", let sessionID = claims.sid else {
-            throw CofferError(.invalidToken, "The access token is not valid.")
-        }
-        guard Int64(clock().timeIntervalSince1970) < claims.exp else {
-            throw CofferError(.tokenExpired, "The access token has expired; refresh it or log in again.")
-        }
+        let invalid = CofferError(.invalidToken, "The access token is not valid.")
+        guard let claims = try? tokens.verify(token, as: AccessTokenClaims.self), claims.iss == "coffer",
+            let sessionID = claims.sid
+        else { throw invalid }
+        guard now < claims.exp else { throw expired }
         let ticket = liveSessions.ticket()
         let session = try await database.read { try await self.sessions.find(id: sessionID, on: $0) }
         guard let session, session.userId == claims.sub, session.revokedAt == nil else {
