@@ -51,10 +51,13 @@ let package = Package(
             dependencies: ["CofferCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The one call into SQLite that Swift cannot make itself (a variadic C function).
+        .target(name: "CCofferSQLite", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // Persistence over SQLKit; the only module that speaks SQL.
         .target(
             name: "CofferStore",
             dependencies: [
+                "CCofferSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),

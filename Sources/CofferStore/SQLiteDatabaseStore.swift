@@ -1,10 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,27 +14,41 @@ import Glibc
 ///   savepoint, in arrival order. A body that throws is rolled back to its savepoint alone; the others commit.
 ///   Every `write` returns only after its group's commit is durable, so an acknowledged write survives a crash
 ///   or power loss, and a failed commit fails every write of the group (none of them is applied).
-/// - A few read-only connections, used round-robin, so reads never wait for a write to commit.
+/// - Read-only connections, each used by one `read` at a time (checked out and back in; a new one is opened when
+///   all are busy), so reads never wait for a write to commit, nor for each other.
+/// - Statements run on connections Coffer drives itself (``SQLiteHandle``): prepared once, run in the calling
+///   task. Write groups (their bodies and the commit, which waits for the disk) run on the store's own writer
+///   thread, so they neither queue behind request tasks nor block one of the threads that run them.
 /// - The database file and its WAL are created with mode 0600; SQL statement logging is off, so bound values
 ///   (ciphertexts, password hashes) never reach a log.
 public final class SQLiteDatabaseStore: CofferDatabase {
     public let dialect = SQLDialectKind.sqlite
-    private let writer: SQLiteConnection
-    private let readers: [SQLiteConnection]
+    private let path: String
+    private let writer: SQLiteHandle
+    private let readers = Mutex(ReaderPool())
     private let writeLock = AsyncLock()
+    private let writerThread = DedicatedThreadExecutor.writer
     private let pendingWrites = Mutex(PendingWrites())
     /// Transactions committed for `write`s (the tests check that concurrent writes share them).
     let groupTransactions = Atomic<Int>(0)
     /// Most write bodies one transaction takes, so that a group's latency stays bounded.
     static let maxGroup = 64
-    private let nextReader = Atomic<Int>(0)
-    private let closed = Atomic<Bool>(false)
+    /// Idle read connections kept open; more are opened while reads overlap, and closed when they end.
+    static let idleReaders = 8
     private let logger: Logger
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    /// Pragmas for every connection. LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
+    /// Statement journals (multi-row statements inside a transaction) stay in memory, not in a temporary file
+    /// created and deleted per commit; they serve rollback, not durability.
+    private static let everyConnection = [
+        "PRAGMA busy_timeout = 10000", "PRAGMA case_sensitive_like = ON", "PRAGMA temp_store = MEMORY",
+    ]
+
+    private init(path: String, writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
+        self.path = path
         self.writer = writer
-        self.readers = readers
         self.logger = logger
+        self.readers.withLock { $0.idle = readers }
     }
 
     /// Opens (creating if needed) the database at `path` and applies pending schema migrations.
@@ -49,58 +59,61 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
         fchmod(fd, 0o600)
         Glibc.close(fd)
-        let threadPool = NIOThreadPool.singleton
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-        var opened: [SQLiteConnection] = []
         do {
-            let writer = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-            opened.append(writer)
-            // For every connection. LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
-            // Statement journals (multi-row statements inside a transaction) stay in memory, not in a temporary
-            // file created and deleted per commit; they serve rollback, not durability.
-            let everyConnection = [
-                "PRAGMA busy_timeout = 10000", "PRAGMA case_sensitive_like = ON", "PRAGMA temp_store = MEMORY",
-            ]
+            let writer = try SQLiteHandle(path: path)
             for pragma in everyConnection + [
                 "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
                 "PRAGMA secure_delete = ON",
             ] {
-                _ = try await writer.query(pragma, [])
+                try writer.run(pragma, [])
             }
-            var readers: [SQLiteConnection] = []
-            for _ in 0..<max(1, readerCount) {
-                let reader = try await SQLiteConnection.open(
-                    storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoop)
-                opened.append(reader)
-                for pragma in everyConnection + ["PRAGMA query_only = ON"] {
-                    _ = try await reader.query(pragma, [])
-                }
-                readers.append(reader)
-            }
-            let store = SQLiteDatabaseStore(writer: writer, readers: readers, logger: logger)
+            let readers = try (0..<max(1, readerCount)).map { _ in try openReader(path: path) }
+            let store = SQLiteDatabaseStore(path: path, writer: writer, readers: readers, logger: logger)
             try await Migrator.migrate(store)
             return store
         } catch {
-            // Connections must be closed before they are released.
-            for connection in opened { try? await connection.close() }
+            // Connections that were opened close as they are released.
             if error is StoreError { throw error }
             throw StoreError(.unavailable, "Cannot open the SQLite database at \(path): \(error).")
         }
     }
 
-    /// A store dropped without `close()` (an error path) still closes its connections: the close work keeps each
-    /// connection alive until it has run.
-    deinit {
-        if !closed.load(ordering: .relaxed) {
-            for connection in readers + [writer] { _ = connection.close() }
+    private static func openReader(path: String) throws -> SQLiteHandle {
+        let reader = try SQLiteHandle(path: path)
+        for pragma in everyConnection + ["PRAGMA query_only = ON"] {
+            try reader.run(pragma, [])
         }
+        return reader
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = readers[(index & Int.max) % readers.count]
-        return try await body(connection.sql(queryLogLevel: nil))
+        let reader = try checkOutReader()
+        defer { checkIn(reader) }
+        return try await body(SQLiteHandleDatabase(handle: reader, logger: logger))
+    }
+
+    /// An idle read connection, or a new one when every one is in use (a `read` never waits for another, so
+    /// nested or overlapping reads cannot deadlock).
+    private func checkOutReader() throws -> SQLiteHandle {
+        let idle = try readers.withLock { pool -> SQLiteHandle? in
+            guard !pool.closed else { throw StoreError(.unavailable, "The database is closed.") }
+            return pool.idle.popLast()
+        }
+        if let idle { return idle }
+        do {
+            return try Self.openReader(path: path)
+        } catch {
+            throw StoreError(.unavailable, "Cannot open a read connection to the database: \(error).")
+        }
+    }
+
+    private func checkIn(_ reader: SQLiteHandle) {
+        let kept = readers.withLock { pool -> Bool in
+            guard !pool.closed, pool.idle.count < Self.idleReaders else { return false }
+            pool.idle.append(reader)
+            return true
+        }
+        if !kept { reader.close() }
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -124,7 +137,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             }
             // With no commit under way, this write commits its own group at once, in this task; writes that
             // arrive meanwhile wait for it and then go together.
-            if lead { await leadOneGroup() }
+            if lead { await withTaskExecutorPreference(writerThread) { await leadOneGroup() } }
             try await write.finished()
             switch outcome.value! {
             case .success(let value): return value
@@ -142,7 +155,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             if pending.writes.isEmpty { pending.flushing = false }
             return pending.flushing
         }
-        if more { Task { await self.flushWrites() } }
+        if more { Task(executorPreference: writerThread) { await self.flushWrites() } }
     }
 
     /// The next group: up to ``maxGroup`` writes in arrival order; when none is left, the store is idle again.
@@ -165,33 +178,35 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
     }
 
-    /// One transaction for `group`: each body in its own savepoint, then one durable commit.
+    /// One transaction for `group`: each body in its own savepoint, then one durable commit. Runs on the writer
+    /// thread, under the write lock, the only user of the writer connection.
     private func commit(_ group: [GroupedWrite]) async {
-        let db = writer.sql(queryLogLevel: nil)
+        let db = SQLiteHandleDatabase(handle: writer, logger: logger)
         var failure: (any Error)?
         do {
-            _ = try await writer.query("BEGIN IMMEDIATE", [])
+            try writer.run("BEGIN IMMEDIATE", [])
             if group.count == 1 {
                 // Alone in its group (the usual case without contention): the transaction is the write's own, and
                 // a failed body rolls all of it back, with no savepoint statements around it.
                 guard await group[0].run(on: db) else { throw BodyFailed() }
             } else {
                 for write in group {
-                    _ = try await writer.query("SAVEPOINT coffer_write", [])
+                    try writer.run("SAVEPOINT coffer_write", [])
                     if await write.run(on: db) {
-                        _ = try await writer.query("RELEASE coffer_write", [])
+                        try writer.run("RELEASE coffer_write", [])
                     } else {
-                        _ = try await writer.query("ROLLBACK TO coffer_write", [])
-                        _ = try await writer.query("RELEASE coffer_write", [])
+                        try writer.run("ROLLBACK TO coffer_write", [])
+                        try writer.run("RELEASE coffer_write", [])
                     }
                 }
             }
-            _ = try await writer.query("COMMIT", [])
+            // The commit waits for the disk (and now and then checkpoints the WAL), on the writer thread.
+            try writer.run("COMMIT", [])
             groupTransactions.add(1, ordering: .relaxed)
         } catch is BodyFailed {
             // A lone write's body threw: roll its transaction back; the caller reads its own error.
             do {
-                _ = try await writer.query("ROLLBACK", [])
+                try writer.run("ROLLBACK", [])
             } catch {
                 logger.error("ROLLBACK failed", metadata: ["error": "\(error)"])
             }
@@ -201,7 +216,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             failure = StoreError.translate(error)
             for write in group { write.drop() }
             do {
-                _ = try await writer.query("ROLLBACK", [])
+                try writer.run("ROLLBACK", [])
             } catch {
                 logger.debug("ROLLBACK after a failed group", metadata: ["error": "\(error)"])
             }
@@ -210,18 +225,20 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     }
 
     public func compact() async throws {
-        try await writeLock.withLock {
-            _ = try await writer.query("PRAGMA wal_checkpoint(TRUNCATE)", [])
+        try await withTaskExecutorPreference(writerThread) {
+            try await writeLock.withLock { try writer.run("PRAGMA wal_checkpoint(TRUNCATE)", []) }
         }
     }
 
-    /// Closes every connection. Idempotent, and completes even when the calling task is cancelled (the
-    /// future-based close does not observe cancellation), so shutdown never leaves a connection open.
+    /// Closes every connection. Idempotent; a read still under way closes its connection when it ends.
     public func close() async {
-        guard !closed.exchange(true, ordering: .relaxed) else { return }
-        for connection in readers + [writer] {
-            try? await connection.close().get()
+        let idle = readers.withLock { pool -> [SQLiteHandle] in
+            pool.closed = true
+            defer { pool.idle.removeAll() }
+            return pool.idle
         }
+        for reader in idle { reader.close() }
+        await writeLock.withLock { writer.close() }
     }
 }
 
@@ -229,11 +246,11 @@ extension StoreError {
     /// Maps driver errors to store errors; unique-constraint violations become `.conflict`.
     static func translate(_ error: any Error) -> any Error {
         if error is StoreError { return error }
-        if let sqlite = error as? SQLiteError {
-            if sqlite.reason == .constraintUniqueFailed || sqlite.reason == .constraintPrimaryKeyFailed {
+        if let sqlite = error as? SQLiteStatusError {
+            if sqlite.isUniquenessConflict {
                 return StoreError(.conflict, "A record with that identity already exists.")
             }
-            return StoreError(.queryFailed, "A database statement failed (\(sqlite.reason)).")
+            return StoreError(.queryFailed, "A database statement failed (\(sqlite)).")
         }
         return error
     }
@@ -241,6 +258,12 @@ extension StoreError {
 
 /// A lone write's body threw (its error is in its outcome).
 private struct BodyFailed: Error {}
+
+/// Idle read connections.
+private struct ReaderPool {
+    var idle: [SQLiteHandle] = []
+    var closed = false
+}
 
 /// Writes waiting for the next group commit.
 private struct PendingWrites {

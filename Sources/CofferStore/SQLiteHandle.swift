@@ -1,0 +1,261 @@
+import CCofferSQLite
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+// The SQLite that SQLiteNIO compiles into the binary (its vendored C target, visible to every module that depends
+// on SQLiteNIO, though not a product of it). Coffer drives its connections itself, through the very same copy, so
+// there is one SQLite in the process: two copies would keep separate POSIX lock tables and could corrupt a WAL
+// database they both opened. If a future sqlite-nio renames the module, the build fails; nothing changes silently.
+import VaporCSQLite
+
+/// One SQLite connection that Coffer drives directly.
+///
+/// Guarantees:
+/// - Statements run synchronously on the calling thread: no thread-pool hop and no event-loop hop per statement.
+/// - Each statement text is prepared once and kept (up to ``cacheLimit`` of them), and never recompiled for new
+///   values (the query planner stability guarantee is on); it is reset and its bindings cleared after every use, so a kept statement never holds a read snapshot or a bound value (a ciphertext or a
+///   password hash) between uses. Statements with many parameters (bulk inserts) are not kept.
+/// - Not thread-safe by itself (it is opened without SQLite's per-connection mutex): its owner guarantees that
+///   one task at a time uses it, which ``SQLiteDatabaseStore`` does (readers are checked out, the writer is used
+///   under the write lock).
+/// - Nothing is logged: no SQL, no bound value.
+final class SQLiteHandle: @unchecked Sendable {
+    private let connection: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private var closed = false
+    /// Kept statements per connection; beyond it the cache starts over (statements built with literal values or
+    /// a varying number of rows are the ones that pile up).
+    static let cacheLimit = 256
+    /// Statements with more parameters than this are prepared for one use: bulk statements are large and rare.
+    static let maxKeptParameters = 512
+
+    /// Opens (creating if needed) the database file at `path`.
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
+            if let handle { sqlite_nio_sqlite3_close_v2(handle) }
+            throw SQLiteStatusError(code: status, message: message)
+        }
+        connection = handle
+        // Plans that do not depend on bound values: otherwise SQLite recompiles a kept statement on every new
+        // binding whenever the planner looked at a value (a join checked against a partial index, a LIMIT).
+        let qpsg = coffer_sqlite_enable_qpsg(UnsafeMutableRawPointer(handle))
+        guard qpsg == SQLITE_OK else {
+            sqlite_nio_sqlite3_close_v2(handle)
+            throw SQLiteStatusError(code: qpsg, message: "cannot enable the query planner stability guarantee")
+        }
+    }
+
+    deinit { close() }
+
+    /// Finalizes every kept statement and closes the connection. Idempotent.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        statements.removeAll()
+        sqlite_nio_sqlite3_close_v2(connection)
+    }
+
+    /// Runs one statement with `binds`, calling `onRow` for each result row.
+    func run(_ sql: String, _ binds: [SQLiteData], onRow: (SQLiteResultRow) throws -> Void = { _ in }) throws {
+        guard !closed else { throw SQLiteStatusError(code: SQLITE_MISUSE, message: "the connection is closed") }
+        let keep = binds.count <= Self.maxKeptParameters
+        let statement = try prepare(sql, keep: keep)
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+            if !keep { sqlite_nio_sqlite3_finalize(statement) }
+        }
+        for (offset, value) in binds.enumerated() {
+            try check(bind(value, at: Int32(offset + 1), of: statement))
+        }
+        var columns: SQLiteColumnIndex?
+        while true {
+            let status = sqlite_nio_sqlite3_step(statement)
+            if status == SQLITE_DONE { return }
+            guard status == SQLITE_ROW else { throw error(status) }
+            let index = columns ?? SQLiteColumnIndex(statement)
+            columns = index
+            var values: [SQLiteData] = []
+            values.reserveCapacity(index.names.count)
+            for column in 0..<Int32(index.names.count) {
+                values.append(value(at: column, of: statement))
+            }
+            try onRow(SQLiteResultRow(columns: index, values: values))
+        }
+    }
+
+    /// How many times SQLite recompiled the kept statement `sql`, or nil if it is not kept (for the tests).
+    func recompilations(of sql: String) -> Int32? {
+        statements[sql].map { sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0) }
+    }
+
+    private func prepare(_ sql: String, keep: Bool) throws -> OpaquePointer {
+        if keep, let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        let flags = keep ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        let status = sqlite_nio_sqlite3_prepare_v3(connection, sql, -1, flags, &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            if let statement { sqlite_nio_sqlite3_finalize(statement) }
+            throw status == SQLITE_OK ? SQLiteStatusError(code: SQLITE_MISUSE, message: "empty statement") : error(status)
+        }
+        if keep {
+            if statements.count >= Self.cacheLimit {
+                for kept in statements.values { sqlite_nio_sqlite3_finalize(kept) }
+                statements.removeAll(keepingCapacity: true)
+            }
+            statements[sql] = statement
+        }
+        return statement
+    }
+
+    private func bind(_ value: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {
+        switch value {
+        case .integer(let integer):
+            return sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
+        case .float(let double):
+            return sqlite_nio_sqlite3_bind_double(statement, index, double)
+        case .text(let text):
+            return text.withCString {
+                sqlite_nio_sqlite3_bind_text64(
+                    statement, index, $0, UInt64(text.utf8.count), transientDestructor, UInt8(SQLITE_UTF8))
+            }
+        case .blob(let buffer):
+            return buffer.withUnsafeReadableBytes {
+                // A zero-length blob is still a blob, not NULL: SQLite needs a non-nil pointer for that.
+                sqlite_nio_sqlite3_bind_blob64(
+                    statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count),
+                    transientDestructor)
+            }
+        case .null:
+            return sqlite_nio_sqlite3_bind_null(statement, index)
+        }
+    }
+
+    private func value(at column: Int32, of statement: OpaquePointer) -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER:
+            return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            let text = sqlite_nio_sqlite3_column_text(statement, column)
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard let text else { return .text("") }
+            return .text(String(decoding: UnsafeRawBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let bytes = sqlite_nio_sqlite3_column_blob(statement, column)
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            if let bytes { buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: count)) }
+            return .blob(buffer)
+        default:
+            return .null
+        }
+    }
+
+    private func check(_ status: Int32) throws {
+        guard status == SQLITE_OK else { throw error(status) }
+    }
+
+    private func error(_ status: Int32) -> SQLiteStatusError {
+        SQLiteStatusError(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
+    }
+}
+
+/// SQLite's "copy the value now" destructor.
+private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A failed SQLite call: its extended result code and SQLite's message (which names constraints and columns,
+/// never bound values).
+struct SQLiteStatusError: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+
+    /// A UNIQUE or PRIMARY KEY constraint failed.
+    var isUniquenessConflict: Bool {
+        code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY
+    }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+// The extended result codes (macros ClangImporter does not import).
+private let SQLITE_CONSTRAINT_UNIQUE = SQLITE_CONSTRAINT | (8 << 8)
+private let SQLITE_CONSTRAINT_PRIMARYKEY = SQLITE_CONSTRAINT | (6 << 8)
+
+/// A statement's result column names, shared by its rows.
+final class SQLiteColumnIndex: Sendable {
+    let names: [String]
+    let positions: [String: Int]
+
+    init(_ statement: OpaquePointer) {
+        let count = sqlite_nio_sqlite3_column_count(statement)
+        names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
+        positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// One result row, decoded as SQLiteKit decodes (the same `SQLiteDataDecoder`).
+struct SQLiteResultRow: SQLRow {
+    let columns: SQLiteColumnIndex
+    let values: [SQLiteData]
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.positions[column] != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let position = columns.positions[column] else { return true }
+        return values[position] == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let position = columns.positions[column] else {
+            throw DecodingError.keyNotFound(
+                ColumnKey(stringValue: column), .init(codingPath: [], debugDescription: "No column \(column)."))
+        }
+        return try SQLiteDataDecoder().decode(D.self, from: values[position])
+    }
+}
+
+/// A ``SQLiteHandle`` as SQLKit's database: the repositories' statements run on it unchanged.
+struct SQLiteHandleDatabase: SQLDatabase {
+    let handle: SQLiteHandle
+    let logger: Logger
+    var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    /// Statement logging is off: bound values (ciphertexts, password hashes) never reach a log.
+    var queryLogLevel: Logger.Level? { nil }
+
+    private func run(_ query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) throws {
+        let (sql, binds) = serialize(query)
+        let encoder = SQLiteDataEncoder()
+        try handle.run(sql, binds.map { try encoder.encode($0) }, onRow: { onRow($0) })
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        do {
+            try run(query, onRow)
+            return eventLoop.makeSucceededVoidFuture()
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try run(query, onRow)
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
+    }
+}
