@@ -161,9 +161,17 @@ struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONCoding.encoder.encode(value)
+        let body: ByteBuffer
+        if let writable = value as? any JSONWritable {
+            // The hot responses: the same bytes as the encoder, without its intermediate tree.
+            var json = JSONWriter()
+            writable.write(to: &json)
+            body = ByteBuffer(bytes: json.bytes)
+        } else {
+            body = ByteBuffer(bytes: try JSONCoding.encoder.encode(value))
+        }
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -1,0 +1,63 @@
+import CofferStore
+import Foundation
+import Testing
+
+@testable import CofferCore
+@testable import CofferServer
+
+/// The hot responses skip `JSONEncoder`; these tests hold them to its exact bytes.
+@Suite("JSON writer")
+struct JSONWriterTests {
+    private func expectSameBytes<T: JSONWritable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var json = JSONWriter()
+        value.write(to: &json)
+        let encoded = try JSONCoding.encoder.encode(value)
+        #expect(
+            String(decoding: json.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self),
+            sourceLocation: sourceLocation)
+    }
+
+    /// Every control character, quotes, backslashes, slashes, DEL, non-ASCII, U+2028 and an emoji.
+    private static let awkward = String(decoding: (0..<0x20).map { UInt8($0) }, as: UTF8.self)
+        + "\"\\/\u{7F}é\u{2028}🔑 plain"
+
+    private func record(_ change: (inout SecretRecord) -> Void = { _ in }) -> SecretRecord {
+        var record = SecretRecord(
+            id: "0b6f6c1e-8f61-4f0e-9d1c-3a1f3f4f5a6b", workspaceId: "ws", name: "DATABASE_URL", secretType: "api_key",
+            usage: nil, rotationPolicy: "manual", lastRotatedAt: nil, rotationDueAt: nil, tags: "[]", metadata: "{}",
+            isActive: true, currentVersion: 1, createdByUserId: nil, updatedByUserId: nil, createdAt: 0,
+            updatedAt: 999, deletedAt: nil, generator: nil)
+        change(&record)
+        return record
+    }
+
+    @Test("secret metadata, with nothing optional and with everything, awkward text and times")
+    func metadata() throws {
+        try expectSameBytes(SecretMetadata(record()))
+        try expectSameBytes(SecretMetadata(record {
+            $0.name = Self.awkward
+            $0.usage = Self.awkward
+            $0.lastRotatedAt = 1_763_916_348_999
+            $0.rotationDueAt = 4_102_444_800_000
+            $0.createdAt = -1_500
+            $0.updatedAt = 1_763_916_348_001
+            $0.createdByUserId = "u1"
+            $0.updatedByUserId = Self.awkward
+            $0.isActive = false
+            $0.currentVersion = 123_456
+            $0.tags = #"["prod","a\"b","é/x"]"#
+            $0.metadata = #"{"z":1,"a":[true,false,null,0.1,-2.5,1e-05,1e300,12345678901234567890,-0.0],"#
+                + #""A":{"b_":"\u0001","bA":"","_":{}},"ü":"x","10":1,"2":2}"#
+        }))
+    }
+
+    @Test("pages of metadata (empty and full) and secret values")
+    func pagesAndValues() throws {
+        try expectSameBytes(Page<SecretMetadata>(items: [], total: 0, limit: 10, offset: 0))
+        try expectSameBytes(Page(
+            items: (0..<3).map { n in SecretMetadata(record { $0.name = "S\(n)"; $0.tags = #"["t\#(n)"]"# }) },
+            total: 1_000_000, limit: 3, offset: 999_997))
+        try expectSameBytes(SecretValue(id: "id", name: "n", value: Self.awkward, version: 7))
+        try expectSameBytes(SecretValue(id: "id", name: "n", value: "", version: 1))
+    }
+}
