@@ -43,11 +43,12 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    /// Compact JSON text with sorted keys (stable for storage and hashing).
+    /// Compact JSON text with sorted keys (stable for storage and hashing): what `JSONEncoder` with sorted keys
+    /// and unescaped slashes gives, written by ``JSONWriter`` (every audit record's details go through here).
     public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
+        var json = JSONWriter(capacity: 64)
+        write(to: &json)
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 
     /// Parses stored JSON text; malformed text reads as `null`.

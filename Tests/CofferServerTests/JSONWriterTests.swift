@@ -51,6 +51,19 @@ struct JSONWriterTests {
         }))
     }
 
+    @Test("stored JSON text (tags, metadata, audit details) is the encoder's, sorted keys and unescaped slashes")
+    func storedText() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let values: [JSONValue] = [
+            [:], [], .null, JSONValue(jsonText: #"{"b":[1,2.5,"x/y"],"a":{"z":null,"_":false},"é":"\#(Self.awkward)"}"#),
+            .object(["reason": .string(Self.awkward), "version": .number(3), "ratio": .number(0.25)]),
+        ]
+        for value in values {
+            #expect(value.jsonText == String(decoding: try encoder.encode(value), as: UTF8.self))
+        }
+    }
+
     @Test("pages of metadata (empty and full) and secret values")
     func pagesAndValues() throws {
         try expectSameBytes(Page<SecretMetadata>(items: [], total: 0, limit: 10, offset: 0))
