@@ -114,7 +114,10 @@ public final class AuditLog: Sendable {
                 return true
             }
             if startFlusher {
-                Task { await self.flush() }
+                // On the store's writer thread, if it has one: the flusher mostly waits for commits, and each
+                // time one ends it must resume and release the waiting reads at once, not after the queued
+                // request tasks.
+                Task(executorPreference: database.writeExecutor) { await self.flush() }
             }
         }
     }

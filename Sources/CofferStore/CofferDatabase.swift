@@ -17,6 +17,13 @@ public protocol CofferDatabase: Sendable {
     /// place; this also truncates the write-ahead log that still holds older page images.
     func compact() async throws
     func close() async
+    /// Where tasks that mostly wait on `write` should run, if the store commits on a thread of its own: they then
+    /// resume without queueing behind request tasks. `nil`: anywhere.
+    var writeExecutor: (any TaskExecutor)? { get }
+}
+
+extension CofferDatabase {
+    public var writeExecutor: (any TaskExecutor)? { nil }
 }
 
 /// The SQL dialects Coffer's schema is written for.

@@ -212,12 +212,53 @@ public enum Migrator {
                 """,
             ]
         },
+        Migration(version: 6, name: "audit records keyed by their sequence number alone") { dialect in
+            // Every audited read inserts a record inside the commit it waits for. The table kept two b-trees per
+            // record that nothing reads: an index on `seq` beside the table (on SQLite a BIGINT primary key is not
+            // the row id) and a UNIQUE index on the random `id`, which dirtied a random page per record. The
+            // records and their MACs are copied unchanged (the chain covers fields, not layout).
+            guard dialect == .sqlite else {
+                return ["ALTER TABLE secret_audits DROP CONSTRAINT IF EXISTS secret_audits_id_key"]
+            }
+            return [
+                """
+                CREATE TABLE secret_audits_by_seq (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    workspace_id TEXT,
+                    secret_id TEXT,
+                    action TEXT NOT NULL,
+                    user_id TEXT,
+                    ip_address TEXT,
+                    user_agent TEXT,
+                    request_id TEXT,
+                    details TEXT NOT NULL,
+                    success BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    mac BLOB NOT NULL
+                )
+                """,
+                """
+                INSERT INTO secret_audits_by_seq (seq, id, workspace_id, secret_id, action, user_id, ip_address,
+                    user_agent, request_id, details, success, created_at, mac)
+                SELECT seq, id, workspace_id, secret_id, action, user_id, ip_address, user_agent, request_id, details,
+                    success, created_at, mac FROM secret_audits ORDER BY seq
+                """,
+                "DROP TABLE secret_audits",
+                "ALTER TABLE secret_audits_by_seq RENAME TO secret_audits",
+                "CREATE INDEX secret_audits_by_secret ON secret_audits(secret_id, seq)",
+                "CREATE INDEX secret_audits_by_workspace ON secret_audits(workspace_id, seq)",
+                "CREATE INDEX secret_audits_by_time ON secret_audits(created_at)",
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.last!.version }
 
-    static func migrate(_ database: any CofferDatabase) async throws {
+    /// Applies the migrations after the database's version, through `target` (the tests stop early to build an
+    /// older database).
+    static func migrate(_ database: any CofferDatabase, through target: Int = latestVersion) async throws {
         try await database.write { db in
             try await db.exec(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
@@ -233,7 +274,7 @@ public enum Migrator {
                 "The database schema is version \(applied), newer than this build of Coffer knows (\(latestVersion)). "
                     + "Run a newer coffer.")
         }
-        for migration in migrations where migration.version > applied {
+        for migration in migrations where migration.version > applied && migration.version <= target {
             try await database.write { db in
                 for statement in migration.statements(database.dialect) {
                     try await db.exec(SQLQueryString(statement))

@@ -28,6 +28,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     private let readers = Mutex(ReaderPool())
     private let writeLock = AsyncLock()
     private let writerThread = DedicatedThreadExecutor.writer
+    public var writeExecutor: (any TaskExecutor)? { writerThread }
     private let pendingWrites = Mutex(PendingWrites())
     /// Transactions committed for `write`s (the tests check that concurrent writes share them).
     let groupTransactions = Atomic<Int>(0)
@@ -53,6 +54,14 @@ public final class SQLiteDatabaseStore: CofferDatabase {
 
     /// Opens (creating if needed) the database at `path` and applies pending schema migrations.
     public static func open(path: String, readerCount: Int = 4, logger: Logger) async throws -> SQLiteDatabaseStore {
+        try await open(path: path, readerCount: readerCount, logger: logger, schemaThrough: Migrator.latestVersion)
+    }
+
+    /// As ``open(path:readerCount:logger:)``, migrating only through `schemaThrough` (the tests build older
+    /// databases with it).
+    static func open(
+        path: String, readerCount: Int = 4, logger: Logger, schemaThrough: Int
+    ) async throws -> SQLiteDatabaseStore {
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw StoreError(.unavailable, "Cannot open the database file \(path): \(String(cString: strerror(errno))).")
@@ -69,7 +78,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             }
             let readers = try (0..<max(1, readerCount)).map { _ in try openReader(path: path) }
             let store = SQLiteDatabaseStore(path: path, writer: writer, readers: readers, logger: logger)
-            try await Migrator.migrate(store)
+            try await Migrator.migrate(store, through: schemaThrough)
             return store
         } catch {
             // Connections that were opened close as they are released.
@@ -129,33 +138,22 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                 }
                 return outcome.succeeded
             }
-            let lead = pendingWrites.withLock { pending -> Bool in
+            let startFlusher = pendingWrites.withLock { pending -> Bool in
                 pending.writes.append(write)
                 if pending.flushing { return false }
                 pending.flushing = true
                 return true
             }
-            // With no commit under way, this write commits its own group at once, in this task; writes that
-            // arrive meanwhile wait for it and then go together.
-            if lead { await withTaskExecutorPreference(writerThread) { await leadOneGroup() } }
+            // With no commit under way, a flusher starts on the writer thread and commits this write at once;
+            // writes that arrive meanwhile wait for it and then go together. The caller's own task stays off the
+            // writer thread: what it does after its write must not delay the next commit.
+            if startFlusher { Task(executorPreference: writerThread) { await self.flushWrites() } }
             try await write.finished()
             switch outcome.value! {
             case .success(let value): return value
             case .failure(let error): throw StoreError.translate(error)
             }
         }
-    }
-
-    /// Commits the group that holds the calling write (the queue was empty when it arrived), then hands what
-    /// queued meanwhile to a flusher task, so the caller is not kept committing other writes.
-    private func leadOneGroup() async {
-        let group = takeGroup()
-        await writeLock.withLock { await commit(group) }
-        let more = pendingWrites.withLock { pending -> Bool in
-            if pending.writes.isEmpty { pending.flushing = false }
-            return pending.flushing
-        }
-        if more { Task(executorPreference: writerThread) { await self.flushWrites() } }
     }
 
     /// The next group: up to ``maxGroup`` writes in arrival order; when none is left, the store is idle again.

@@ -38,6 +38,7 @@ final class InstrumentedDatabase: CofferDatabase {
     }
 
     func compact() async throws { try await inner.compact() }
+    var writeExecutor: (any TaskExecutor)? { inner.writeExecutor }
 
     func close() async { await inner.close() }
 }

@@ -60,6 +60,64 @@ struct SQLiteDatabaseStoreTests {
         }
     }
 
+    @Test("migration 6 re-keys audit records by sequence number and keeps every record byte for byte")
+    func auditTableMigration() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("coffer.db").path
+            let old = try await SQLiteDatabaseStore.open(path: path, logger: Logger(label: "test"), schemaThrough: 5)
+            try await old.write { db in
+                for seq in 1...300 {
+                    try await db.exec(
+                        """
+                        INSERT INTO secret_audits (seq, id, workspace_id, secret_id, action, user_id, ip_address,
+                            user_agent, request_id, details, success, created_at, mac)
+                        VALUES (\(bind: seq), \(bind: "id-\(seq)"), \(bind: seq % 3 == 0 ? nil : "ws"),
+                            \(bind: "s\(seq % 7)"), 'accessed', 'u', '127.0.0.1', NULL, 'r', '{"a":1}', \(bind: seq % 5 != 0),
+                            \(bind: Int64(seq) * 1_000), \(bind: Data(repeating: UInt8(seq % 256), count: 32)))
+                        """)
+                }
+            }
+            func dump(_ store: SQLiteDatabaseStore) async throws -> [String] {
+                try await store.read { db in
+                    // quote() renders each value exactly, with its type (integer, text, blob as hex, NULL).
+                    try await db.raw(
+                        """
+                        SELECT quote(seq) || '|' || quote(id) || '|' || quote(workspace_id) || '|' || quote(secret_id)
+                            || '|' || quote(action) || '|' || quote(user_id) || '|' || quote(ip_address) || '|'
+                            || quote(user_agent) || '|' || quote(request_id) || '|' || quote(details) || '|'
+                            || quote(success) || '|' || quote(created_at) || '|' || quote(mac) AS record
+                        FROM secret_audits ORDER BY seq
+                        """
+                    ).all(decodingColumn: "record", as: String.self)
+                }
+            }
+            let before = try await dump(old)
+            await old.close()
+            let store = try await openStore(dir)
+            #expect(try await dump(store) == before)
+            #expect(before.count == 300)
+            try await store.read { db in
+                // `seq` is the row id now, and no UNIQUE index is left on the random `id`.
+                let aliased = try await db.raw("SELECT COUNT(*) AS n FROM secret_audits WHERE rowid = seq")
+                    .first(decodingColumn: "n", as: Int.self)
+                #expect(aliased == 300)
+                let unique = try await db.raw("SELECT COUNT(*) AS n FROM pragma_index_list('secret_audits') WHERE \"unique\" = 1")
+                    .first(decodingColumn: "n", as: Int.self)
+                #expect(unique == 0)
+                let indexes = try await db.raw("SELECT name FROM pragma_index_list('secret_audits') ORDER BY name")
+                    .all(decodingColumn: "name", as: String.self)
+                #expect(indexes == ["secret_audits_by_secret", "secret_audits_by_time", "secret_audits_by_workspace"])
+            }
+            await #expect(throws: StoreError.self) {
+                try await store.write { db in
+                    try await db.exec(
+                        "INSERT INTO secret_audits (seq, id, action, details, success, created_at, mac) VALUES (5, 'x', 'a', '{}', 1, 0, x'00')")
+                }
+            }
+            await store.close()
+        }
+    }
+
     @Test("a database from a newer build is refused, not touched")
     func newerSchemaRefused() async throws {
         try await withTemporaryDirectory { dir in
