@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import SQLKit
+import SQLiteKit
 import SQLiteNIO
 import Testing
 
@@ -39,6 +40,32 @@ struct SQLiteHandleTests {
             #expect(try values(handle, "SELECT v FROM t ORDER BY k") == cases)
             #expect(try values(handle, "SELECT typeof(v) FROM t WHERE k = 6") == [.text("blob")])
         }
+    }
+
+    @Test("rows decode every value to every common type exactly as SQLiteKit's decoder does, errors included")
+    func rowDecodingMatchesSQLiteKit() throws {
+        let values: [SQLiteData] = [.text("x"), .text(""), .text("12"), .integer(0), .integer(1), .integer(-7),
+            .integer(Int(Int64.max)), .float(1.5), .null, .blob(ByteBuffer(bytes: [1, 2]))]
+        let columns = values.indices.map { "c\($0)" }
+        let handle = try SQLiteHandle(path: ":memory:")
+        defer { handle.close() }
+        var row: SQLiteResultRow?
+        let select = "SELECT " + values.indices.map { "? AS c\($0)" }.joined(separator: ", ")
+        try handle.run(select, values) { row = $0 }
+        let decoded = try #require(row)
+        func same<T: Decodable & Equatable>(_ type: T.Type) {
+            for (column, value) in zip(columns, values) {
+                let ours = Result { try decoded.decode(column: column, as: T.self) }
+                let theirs = Result { try SQLiteDataDecoder().decode(T.self, from: value) }
+                switch (ours, theirs) {
+                case (.success(let a), .success(let b)): #expect(a == b, "\(value) as \(T.self)")
+                case (.failure, .failure): break
+                default: Issue.record("\(value) as \(T.self): \(ours) vs \(theirs)")
+                }
+            }
+        }
+        same(String.self); same(String?.self); same(Int.self); same(Int?.self); same(Int64.self); same(Int64?.self)
+        same(Bool.self); same(Bool?.self); same(Double.self); same(Data.self)
     }
 
     @Test("a kept statement runs again with new values and keeps none of the old ones")
