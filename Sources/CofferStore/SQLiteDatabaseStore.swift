@@ -19,17 +19,22 @@ import Glibc
 /// - Statements run on connections Coffer drives itself (``SQLiteHandle``): prepared once, run in the calling
 ///   task. Write groups (their bodies and the commit, which waits for the disk) run on the store's own writer
 ///   thread, so they neither queue behind request tasks nor block one of the threads that run them.
+/// - The write-ahead log is checkpointed into the database file by ``WALCheckpointer`` on its own connection,
+///   not inside the commit that fills it.
 /// - The database file and its WAL are created with mode 0600; SQL statement logging is off, so bound values
 ///   (ciphertexts, password hashes) never reach a log.
 public final class SQLiteDatabaseStore: CofferDatabase {
     public let dialect = SQLDialectKind.sqlite
     private let path: String
     private let writer: SQLiteHandle
+    private let checkpointer: WALCheckpointer
     private let readers = Mutex(ReaderPool())
     private let writeLock = AsyncLock()
     private let writerThread = DedicatedThreadExecutor.writer
     public var writeExecutor: (any TaskExecutor)? { writerThread }
     private let pendingWrites = Mutex(PendingWrites())
+    /// Checkpoints run off the writer thread so far (for the tests).
+    var checkpoints: Int { checkpointer.completed.load(ordering: .relaxed) }
     /// Transactions committed for `write`s (the tests check that concurrent writes share them).
     let groupTransactions = Atomic<Int>(0)
     /// Most write bodies one transaction takes, so that a group's latency stays bounded.
@@ -45,9 +50,12 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         "PRAGMA busy_timeout = 10000", "PRAGMA case_sensitive_like = ON", "PRAGMA temp_store = MEMORY",
     ]
 
-    private init(path: String, writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
+    private init(
+        path: String, writer: SQLiteHandle, checkpointer: WALCheckpointer, readers: [SQLiteHandle], logger: Logger
+    ) {
         self.path = path
         self.writer = writer
+        self.checkpointer = checkpointer
         self.logger = logger
         self.readers.withLock { $0.idle = readers }
     }
@@ -76,8 +84,12 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             ] {
                 try writer.run(pragma, [])
             }
+            // The log is copied back into the file off the writer thread, not inside the commit that fills it.
+            let checkpointer = try WALCheckpointer(path: path)
+            writer.observeWAL { [weak checkpointer] frames in checkpointer?.logGrew(to: frames) }
             let readers = try (0..<max(1, readerCount)).map { _ in try openReader(path: path) }
-            let store = SQLiteDatabaseStore(path: path, writer: writer, readers: readers, logger: logger)
+            let store = SQLiteDatabaseStore(
+                path: path, writer: writer, checkpointer: checkpointer, readers: readers, logger: logger)
             try await Migrator.migrate(store, through: schemaThrough)
             return store
         } catch {
@@ -236,6 +248,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
             return pool.idle
         }
         for reader in idle { reader.close() }
+        await checkpointer.close()
         await writeLock.withLock { writer.close() }
     }
 }

@@ -27,6 +27,7 @@ final class SQLiteHandle: @unchecked Sendable {
     private let connection: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var closed = false
+    private var walObserver: WALObserver?
     /// Kept statements per connection; beyond it the cache starts over (statements built with literal values or
     /// a varying number of rows are the ones that pile up).
     static let cacheLimit = 256
@@ -91,6 +92,19 @@ final class SQLiteHandle: @unchecked Sendable {
             }
             try onRow(SQLiteResultRow(columns: index, values: values))
         }
+    }
+
+    /// Calls `observer` after each commit of this connection with the number of frames in the write-ahead log.
+    /// It replaces SQLite's automatic checkpoint, which would otherwise run inside the commit. `observer` runs
+    /// inside the commit: it must not use this connection.
+    func observeWAL(_ observer: @escaping @Sendable (Int) -> Void) {
+        let box = WALObserver(observer)
+        walObserver = box
+        sqlite_nio_sqlite3_wal_hook(connection, { context, _, _, frames in
+            guard let context else { return SQLITE_OK }
+            Unmanaged<WALObserver>.fromOpaque(context).takeUnretainedValue().observe(Int(frames))
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(box).toOpaque())
     }
 
     /// How many times SQLite recompiled the kept statement `sql`, or nil if it is not kept (for the tests).
@@ -169,6 +183,12 @@ final class SQLiteHandle: @unchecked Sendable {
     private func error(_ status: Int32) -> SQLiteStatusError {
         SQLiteStatusError(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
     }
+}
+
+/// The callback behind ``SQLiteHandle/observeWAL(_:)``, kept alive by its connection.
+private final class WALObserver: Sendable {
+    let observe: @Sendable (Int) -> Void
+    init(_ observe: @escaping @Sendable (Int) -> Void) { self.observe = observe }
 }
 
 /// SQLite's "copy the value now" destructor.

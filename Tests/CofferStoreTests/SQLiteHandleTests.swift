@@ -167,6 +167,37 @@ struct SQLiteHandleTests {
         }
     }
 
+    @Test("the log is checkpointed off the writer once it passes the threshold, and nothing is lost")
+    func backgroundCheckpoint() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try await openStore(dir)
+            let blob = Data((0..<4_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            // About 1,000 pages in one commit, then a few more commits past the threshold.
+            for n in 0..<4 {
+                try await store.write { db in
+                    try await db.exec("INSERT INTO coffer_meta (key, value) VALUES (\(bind: "big\(n)"), \(bind: blob))")
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while store.checkpoints == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(store.checkpoints >= 1)
+            let file = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("coffer.db").path)
+            #expect((file[.size] as? Int ?? 0) > 4_000_000, "the checkpoint copied the log into the file")
+            await store.close()
+            let reopened = try await openStore(dir)
+            for n in 0..<4 {
+                let value = try await reopened.read { db in
+                    try await db.raw("SELECT value FROM coffer_meta WHERE key = \(bind: "big\(n)")")
+                        .first(decodingColumn: "value", as: Data.self)
+                }
+                #expect(value == blob)
+            }
+            await reopened.close()
+        }
+    }
+
     @Test("overlapping and nested reads each get their own connection and never wait for one another")
     func overlappingReads() async throws {
         try await withTemporaryDirectory { dir in

@@ -1,0 +1,64 @@
+import Foundation
+import NIOPosix
+import Synchronization
+
+/// Copies the write-ahead log back into the database file on a connection of its own, off the writer thread.
+///
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold: that commit, and every write
+/// queued behind it, waited while thousands of pages were written and the database file synced (the tail of
+/// the create and read latencies, issue 6). Here the writer only reports the log's size after each commit; past
+/// ``threshold`` frames one PASSIVE checkpoint runs on the blocking-I/O pool, concurrently with later commits,
+/// as SQLite's WAL design allows (it never blocks the writer or readers).
+///
+/// Guarantees: at most one checkpoint runs at a time; durability is unchanged (a commit is durable once its log
+/// frames are synced, which the commit itself does with `synchronous=FULL`); ``close()`` waits for a running
+/// checkpoint before it closes the connection.
+final class WALCheckpointer: Sendable {
+    /// Frames in the log that start a checkpoint: SQLite's own default.
+    static let threshold = 1_000
+    private let handle: SQLiteHandle
+    private struct State {
+        var running: Task<Void, Never>?
+        var closed = false
+    }
+    private let state = Mutex(State())
+    /// Checkpoints run (for the tests).
+    let completed = Atomic<Int>(0)
+
+    init(path: String) throws {
+        handle = try SQLiteHandle(path: path)
+        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA synchronous = FULL"] {
+            try handle.run(pragma, [])
+        }
+    }
+
+    /// The writer committed; the log now holds `frames` frames.
+    func logGrew(to frames: Int) {
+        guard frames >= Self.threshold else { return }
+        state.withLock { state in
+            guard state.running == nil, !state.closed else { return }
+            state.running = Task { await self.checkpoint() }
+        }
+    }
+
+    private func checkpoint() async {
+        do {
+            try await NIOThreadPool.singleton.runIfActive { [handle] in
+                try handle.run("PRAGMA wal_checkpoint(PASSIVE)", [])
+            }
+            completed.add(1, ordering: .relaxed)
+        } catch {
+            // The next commit past the threshold tries again; the log only grows meanwhile.
+        }
+        state.withLock { $0.running = nil }
+    }
+
+    func close() async {
+        let running = state.withLock { state -> Task<Void, Never>? in
+            state.closed = true
+            return state.running
+        }
+        await running?.value
+        handle.close()
+    }
+}
