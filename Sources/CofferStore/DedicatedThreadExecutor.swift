@@ -14,7 +14,7 @@ import Synchronization
 final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// The thread every ``SQLiteDatabaseStore`` commits on (a server opens one store; tests open many, and their
     /// commits simply take turns).
-    static let writer = DedicatedThreadExecutor(name: "coffer-sqlite-writer")
+    static let writer = DedicatedThreadExecutor(name: "coffer-writer")
 
     private struct Queue {
         var jobs: [UnownedJob] = []
@@ -24,9 +24,13 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let ready = DispatchSemaphore(value: 0)
 
+    /// `name` shows in `top -H` and `/proc`; Linux keeps at most 15 bytes of it (a longer one is refused).
     private init(name: String) {
-        let thread = Thread { [unowned self] in self.run() }
-        thread.name = name
+        let thread = Thread { [unowned self] in
+            // The thread's own name entry (Linux): Foundation's `Thread.name` did not reach it here.
+            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            self.run()
+        }
         thread.start()
     }
 
