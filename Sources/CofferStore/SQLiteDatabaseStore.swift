@@ -77,15 +77,13 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         fchmod(fd, 0o600)
         Glibc.close(fd)
         do {
-            let writer = try SQLiteHandle(path: path)
-            for pragma in everyConnection + [
+            let writer = try openConnection(path: path, pragmas: [
                 "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
                 "PRAGMA secure_delete = ON",
-            ] {
-                try writer.run(pragma, [])
-            }
+            ])
             // The log is copied back into the file off the writer thread, not inside the commit that fills it.
-            let checkpointer = try WALCheckpointer(path: path)
+            let checkpointer = WALCheckpointer(
+                connection: try openConnection(path: path, pragmas: ["PRAGMA synchronous = FULL"]), logger: logger)
             writer.observeWAL { [weak checkpointer] frames in checkpointer?.logGrew(to: frames) }
             let readers = try (0..<max(1, readerCount)).map { _ in try openReader(path: path) }
             let store = SQLiteDatabaseStore(
@@ -99,12 +97,17 @@ public final class SQLiteDatabaseStore: CofferDatabase {
         }
     }
 
-    private static func openReader(path: String) throws -> SQLiteHandle {
-        let reader = try SQLiteHandle(path: path)
-        for pragma in everyConnection + ["PRAGMA query_only = ON"] {
-            try reader.run(pragma, [])
+    /// A connection with the pragmas every connection gets, then `pragmas`.
+    private static func openConnection(path: String, pragmas: [String]) throws -> SQLiteHandle {
+        let connection = try SQLiteHandle(path: path)
+        for pragma in everyConnection + pragmas {
+            try connection.run(pragma, [])
         }
-        return reader
+        return connection
+    }
+
+    private static func openReader(path: String) throws -> SQLiteHandle {
+        try openConnection(path: path, pragmas: ["PRAGMA query_only = ON"])
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -210,7 +213,7 @@ public final class SQLiteDatabaseStore: CofferDatabase {
                     }
                 }
             }
-            // The commit waits for the disk (and now and then checkpoints the WAL), on the writer thread.
+            // The commit waits for the disk, on the writer thread (the log is checkpointed elsewhere).
             try writer.run("COMMIT", [])
             groupTransactions.add(1, ordering: .relaxed)
         } catch is BodyFailed {

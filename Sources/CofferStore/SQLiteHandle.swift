@@ -17,16 +17,18 @@ import VaporCSQLite
 /// Guarantees:
 /// - Statements run synchronously on the calling thread: no thread-pool hop and no event-loop hop per statement.
 /// - Each statement text is prepared once and kept (up to ``cacheLimit`` of them), and never recompiled for new
-///   values (the query planner stability guarantee is on); it is reset and its bindings cleared after every use, so a kept statement never holds a read snapshot or a bound value (a ciphertext or a
-///   password hash) between uses. Statements with many parameters (bulk inserts) are not kept.
+///   values (the query planner stability guarantee is on); it is reset and its bindings cleared after every use,
+///   so a kept statement never holds a read snapshot or a bound value (a ciphertext or a password hash) between
+///   uses. Statements with many parameters (bulk inserts) are not kept.
 /// - Not thread-safe by itself (it is opened without SQLite's per-connection mutex): its owner guarantees that
 ///   one task at a time uses it, which ``SQLiteDatabaseStore`` does (readers are checked out, the writer is used
-///   under the write lock).
+///   under the write lock, the checkpointer's connection by one checkpoint at a time).
 /// - Nothing is logged: no SQL, no bound value.
 final class SQLiteHandle: @unchecked Sendable {
     private let connection: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var closed = false
+    /// Kept only to keep alive the callback SQLite holds an unretained pointer to.
     private var walObserver: WALObserver?
     /// Kept statements per connection; beyond it the cache starts over (statements built with literal values or
     /// a varying number of rows are the ones that pile up).

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOPosix
 import Synchronization
 
@@ -17,6 +18,7 @@ final class WALCheckpointer: Sendable {
     /// Frames in the log that start a checkpoint: SQLite's own default.
     static let threshold = 1_000
     private let handle: SQLiteHandle
+    private let logger: Logger
     private struct State {
         var running: Task<Void, Never>?
         var closed = false
@@ -25,11 +27,10 @@ final class WALCheckpointer: Sendable {
     /// Checkpoints run (for the tests).
     let completed = Atomic<Int>(0)
 
-    init(path: String) throws {
-        handle = try SQLiteHandle(path: path)
-        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA synchronous = FULL"] {
-            try handle.run(pragma, [])
-        }
+    /// `connection`: one of its own, on the store's database, used by nothing else.
+    init(connection: SQLiteHandle, logger: Logger) {
+        handle = connection
+        self.logger = logger
     }
 
     /// The writer committed; the log now holds `frames` frames.
@@ -49,6 +50,7 @@ final class WALCheckpointer: Sendable {
             completed.add(1, ordering: .relaxed)
         } catch {
             // The next commit past the threshold tries again; the log only grows meanwhile.
+            logger.warning("WAL checkpoint failed; it will be retried", metadata: ["error": "\(error)"])
         }
         state.withLock { $0.running = nil }
     }
