@@ -51,9 +51,14 @@ public enum JSONValue: Codable, Sendable, Equatable {
         return String(decoding: json.bytes, as: UTF8.self)
     }
 
-    /// Parses stored JSON text; malformed text reads as `null`.
+    /// Parses stored JSON text; malformed text reads as `null`. The empty object and array (most secrets'
+    /// metadata, many audit records' details) skip the decoder.
     public init(jsonText: String) {
-        self = (try? JSONDecoder().decode(JSONValue.self, from: Data(jsonText.utf8))) ?? .null
+        switch jsonText {
+        case "{}": self = .object([:])
+        case "[]": self = .array([])
+        default: self = (try? JSONDecoder().decode(JSONValue.self, from: Data(jsonText.utf8))) ?? .null
+        }
     }
 }
 

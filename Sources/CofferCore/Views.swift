@@ -120,9 +120,9 @@ public struct SecretMetadata: Encodable, Sendable {
         rotationPolicy = record.rotationPolicy
         lastRotatedAt = record.lastRotatedAt.map(Date.init(millis:))
         rotationDueAt = record.rotationDueAt.map(Date.init(millis:))
-        // Most secrets have neither tags nor metadata: skip the decoder for the empty forms the store writes.
+        // Most secrets have no tags: skip the decoder for the empty list the store writes.
         tags = record.tags == "[]" ? [] : (try? JSONDecoder().decode([String].self, from: Data(record.tags.utf8))) ?? []
-        metadata = record.metadata == "{}" ? .object([:]) : JSONValue(jsonText: record.metadata)
+        metadata = JSONValue(jsonText: record.metadata)
         isActive = record.isActive
         createdByUserID = record.createdByUserId
         updatedByUserID = record.updatedByUserId

@@ -64,6 +64,14 @@ struct JSONWriterTests {
         }
     }
 
+    @Test("parsing stored JSON text gives what the decoder gives, empty forms included")
+    func parsing() throws {
+        for text in ["{}", "[]", " {} ", "[ ]", "null", #"{"a":[1,{}]}"#, "[[]]", "not json"] {
+            let decoded = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
+            #expect(JSONValue(jsonText: text) == decoded, "\(text)")
+        }
+    }
+
     @Test("pages of metadata (empty and full) and secret values")
     func pagesAndValues() throws {
         try expectSameBytes(Page<SecretMetadata>(items: [], total: 0, limit: 10, offset: 0))
