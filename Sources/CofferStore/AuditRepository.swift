@@ -7,9 +7,10 @@ public struct AuditRepository: Sendable {
 
     /// The newest record's sequence number and MAC: the head the next record chains onto.
     public func head(on db: any SQLDatabase) async throws -> (seq: Int64, mac: Data)? {
-        struct Head: Decodable { let seq: Int64; let mac: Data }
-        return try await db.raw("SELECT seq, mac FROM secret_audits ORDER BY seq DESC LIMIT 1")
-            .first(decoding: Head.self).map { ($0.seq, $0.mac) }
+        // Read column by column, like the other rows on hot paths: every audit commit reads the head.
+        try await db.raw("SELECT seq, mac FROM secret_audits ORDER BY seq DESC LIMIT 1").first().map {
+            (try $0.decode(column: "seq", as: Int64.self), try $0.decode(column: "mac", as: Data.self))
+        }
     }
 
     public func insert(_ record: AuditRecord, on db: any SQLDatabase) async throws {
