@@ -39,8 +39,8 @@ public struct JSONWriter {
             if !first { writer.bytes.append(UInt8(ascii: ",")) }
             first = false
             writer.bytes.append(UInt8(ascii: "\""))
-            key.withUTF8Buffer { writer.bytes.append(contentsOf: $0) }
-            writer.bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            writer.raw(key)
+            writer.raw("\":")
             value(&writer)
         }
 
@@ -64,13 +64,35 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    mutating func null() { bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
-
-    mutating func bool(_ value: Bool) {
-        if value { bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
+    /// Appends `text` as it is: JSON punctuation and literals.
+    private mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func integer(_ value: some BinaryInteger) { bytes.append(contentsOf: String(value).utf8) }
+    mutating func null() { raw("null") }
+
+    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+
+    mutating func integer(_ value: some BinaryInteger) {
+        guard let small = Int64(exactly: value) else { return bytes.append(contentsOf: String(value).utf8) }
+        if small < 0 { bytes.append(UInt8(ascii: "-")) }
+        digits(small.magnitude, width: 1)
+    }
+
+    /// `value` in decimal, zero-padded to at least `width` digits.
+    private mutating func digits(_ value: UInt64, width: Int) {
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: 20 digits at most
+        withUnsafeMutableBytes(of: &buffer) { scratch in
+            var position = scratch.count
+            var rest = value
+            repeat {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0 || scratch.count - position < width
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        }
+    }
 
     /// A non-integral or huge number, as `JSONEncoder` writes a `Double`.
     mutating func double(_ value: Double) {
@@ -80,53 +102,77 @@ public struct JSONWriter {
     }
 
     mutating func string(_ value: String?) {
-        guard let value else { return null() }
+        guard var value else { return null() }
         bytes.append(UInt8(ascii: "\""))
-        // Most text needs no escaping: copy it whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
+        value.makeContiguousUTF8()
+        value.utf8.withContiguousStorageIfAvailable { utf8 in
+            // Most text needs no escaping: copy it whole, else up to the first byte that does.
+            var clean = 0
+            while clean < utf8.count, !Self.needsEscape(utf8[clean]) { clean += 1 }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<clean]))
+            for byte in utf8[clean...] {
+                guard Self.needsEscape(byte) else {
+                    bytes.append(byte)
+                    continue
+                }
+                bytes.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\"))
+                case 0x08: bytes.append(UInt8(ascii: "b"))
+                case 0x0C: bytes.append(UInt8(ascii: "f"))
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                default:
+                    raw("u00")
+                    bytes.append(Self.hex[Int(byte >> 4)])
+                    bytes.append(Self.hex[Int(byte & 0xF)])
+                }
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// `JSONEncoder`'s `.iso8601`: UTC, whole seconds (truncated), `Z`.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `JSONEncoder`'s `.iso8601`: UTC, whole seconds (truncated), `Z`. Computed with integer arithmetic
+    /// (proleptic Gregorian calendar, days to civil date after Howard Hinnant's `civil_from_days`): glibc's
+    /// `gmtime_r` takes the time-zone lock on every call.
     mutating func date(_ value: Date?) {
         guard let value else { return null() }
-        var seconds = time_t(value.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ n: Int32) -> [UInt8] { [UInt8(48 + n / 10 % 10), UInt8(48 + n % 10)] }
-        let year = Int(parts.tm_year) + 1900
+        let seconds = Int64(value.timeIntervalSince1970.rounded(.down))
+        let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
+        let (era, dayOfEra) = Self.floorDivide(days + 719_468, 146_097)
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153  // March is 0
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: String(year).utf8)
+        if (1_000...9_999).contains(year) { digits(UInt64(year), width: 4) } else { bytes.append(contentsOf: String(year).utf8) }
         bytes.append(UInt8(ascii: "-"))
-        bytes.append(contentsOf: two(parts.tm_mon + 1))
+        digits(UInt64(month), width: 2)
         bytes.append(UInt8(ascii: "-"))
-        bytes.append(contentsOf: two(parts.tm_mday))
+        digits(UInt64(day), width: 2)
         bytes.append(UInt8(ascii: "T"))
-        bytes.append(contentsOf: two(parts.tm_hour))
+        digits(UInt64(secondOfDay / 3_600), width: 2)
         bytes.append(UInt8(ascii: ":"))
-        bytes.append(contentsOf: two(parts.tm_min))
+        digits(UInt64(secondOfDay / 60 % 60), width: 2)
         bytes.append(UInt8(ascii: ":"))
-        bytes.append(contentsOf: two(parts.tm_sec))
-        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+        digits(UInt64(secondOfDay % 60), width: 2)
+        raw("Z\"")
+    }
+
+    /// Quotient rounded down and the non-negative remainder.
+    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
+        let remainder = value % divisor
+        return remainder < 0 ? (value / divisor - 1, remainder + divisor) : (value / divisor, remainder)
     }
 
     mutating func value(_ value: some JSONWritable) { value.write(to: &self) }

@@ -26,7 +26,7 @@ import VaporCSQLite
 /// - Nothing is logged: no SQL, no bound value.
 final class SQLiteHandle: @unchecked Sendable {
     private let connection: OpaquePointer
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: PreparedStatement] = [:]
     private var closed = false
     /// Kept only to keep alive the callback SQLite holds an unretained pointer to.
     private var walObserver: WALObserver?
@@ -62,7 +62,7 @@ final class SQLiteHandle: @unchecked Sendable {
     func close() {
         guard !closed else { return }
         closed = true
-        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        for kept in statements.values { sqlite_nio_sqlite3_finalize(kept.statement) }
         statements.removeAll()
         sqlite_nio_sqlite3_close_v2(connection)
     }
@@ -71,7 +71,8 @@ final class SQLiteHandle: @unchecked Sendable {
     func run(_ sql: String, _ binds: [SQLiteData], onRow: (SQLiteResultRow) throws -> Void = { _ in }) throws {
         guard !closed else { throw SQLiteStatusError(code: SQLITE_MISUSE, message: "the connection is closed") }
         let keep = binds.count <= Self.maxKeptParameters
-        let statement = try prepare(sql, keep: keep)
+        let prepared = try prepare(sql, keep: keep)
+        let statement = prepared.statement
         defer {
             sqlite_nio_sqlite3_reset(statement)
             sqlite_nio_sqlite3_clear_bindings(statement)
@@ -85,7 +86,7 @@ final class SQLiteHandle: @unchecked Sendable {
             let status = sqlite_nio_sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw error(status) }
-            let index = columns ?? SQLiteColumnIndex(statement)
+            let index = columns ?? prepared.columnIndex()
             columns = index
             var values: [SQLiteData] = []
             values.reserveCapacity(index.names.count)
@@ -111,10 +112,10 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// How many times SQLite recompiled the kept statement `sql`, or nil if it is not kept (for the tests).
     func recompilations(of sql: String) -> Int32? {
-        statements[sql].map { sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0) }
+        statements[sql].map { sqlite_nio_sqlite3_stmt_status($0.statement, SQLITE_STMTSTATUS_REPREPARE, 0) }
     }
 
-    private func prepare(_ sql: String, keep: Bool) throws -> OpaquePointer {
+    private func prepare(_ sql: String, keep: Bool) throws -> PreparedStatement {
         if keep, let statement = statements[sql] { return statement }
         var statement: OpaquePointer?
         let flags = keep ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
@@ -123,14 +124,15 @@ final class SQLiteHandle: @unchecked Sendable {
             if let statement { sqlite_nio_sqlite3_finalize(statement) }
             throw status == SQLITE_OK ? SQLiteStatusError(code: SQLITE_MISUSE, message: "empty statement") : error(status)
         }
+        let prepared = PreparedStatement(statement)
         if keep {
             if statements.count >= Self.cacheLimit {
-                for kept in statements.values { sqlite_nio_sqlite3_finalize(kept) }
+                for kept in statements.values { sqlite_nio_sqlite3_finalize(kept.statement) }
                 statements.removeAll(keepingCapacity: true)
             }
-            statements[sql] = statement
+            statements[sql] = prepared
         }
-        return statement
+        return prepared
     }
 
     private func bind(_ value: SQLiteData, at index: Int32, of statement: OpaquePointer) -> Int32 {
@@ -184,6 +186,26 @@ final class SQLiteHandle: @unchecked Sendable {
 
     private func error(_ status: Int32) -> SQLiteStatusError {
         SQLiteStatusError(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
+    }
+}
+
+/// A prepared statement and its result columns, used by one task at a time (its connection's user).
+private final class PreparedStatement {
+    let statement: OpaquePointer
+    private var columns: SQLiteColumnIndex?
+    private var columnsRecompilation: Int32 = -1
+
+    init(_ statement: OpaquePointer) { self.statement = statement }
+
+    /// The result column names, read once and again only after SQLite recompiled the statement (a schema change
+    /// can change what `*` stands for).
+    func columnIndex() -> SQLiteColumnIndex {
+        let recompilation = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+        if let columns, recompilation == columnsRecompilation { return columns }
+        let index = SQLiteColumnIndex(statement)
+        columns = index
+        columnsRecompilation = recompilation
+        return index
     }
 }
 
@@ -252,26 +274,40 @@ struct SQLiteResultRow: SQLRow {
 
     /// The column types the repositories read on every request, converted as `SQLiteDataDecoder` converts them
     /// but without its generic decoding machinery (a sixth of a list's CPU); anything else is left to it.
+    /// The type checks compare identifiers computed once: spelling `String?.self` in this unspecialized generic
+    /// function looked the metadata up in the runtime's cache on every call (5% of a list).
     private static func direct<D>(_ value: SQLiteData) -> D? {
+        let type = ObjectIdentifier(D.self)
         switch value {
         case .text(let text):
-            if D.self == String.self { return unsafeBitCast(text, to: D.self) }
-            if D.self == String?.self { return unsafeBitCast(String?.some(text), to: D.self) }
+            if type == DirectType.string { return unsafeBitCast(text, to: D.self) }
+            if type == DirectType.optionalString { return unsafeBitCast(String?.some(text), to: D.self) }
         case .integer(let integer):
-            if D.self == Int.self { return unsafeBitCast(integer, to: D.self) }
-            if D.self == Int?.self { return unsafeBitCast(Int?.some(integer), to: D.self) }
-            if D.self == Int64.self { return unsafeBitCast(Int64(integer), to: D.self) }
-            if D.self == Int64?.self { return unsafeBitCast(Int64?.some(Int64(integer)), to: D.self) }
-            if D.self == Bool.self, integer == 0 || integer == 1 { return unsafeBitCast(integer == 1, to: D.self) }
+            if type == DirectType.int { return unsafeBitCast(integer, to: D.self) }
+            if type == DirectType.optionalInt { return unsafeBitCast(Int?.some(integer), to: D.self) }
+            if type == DirectType.int64 { return unsafeBitCast(Int64(integer), to: D.self) }
+            if type == DirectType.optionalInt64 { return unsafeBitCast(Int64?.some(Int64(integer)), to: D.self) }
+            if type == DirectType.bool, integer == 0 || integer == 1 { return unsafeBitCast(integer == 1, to: D.self) }
         case .null:
-            if D.self == String?.self { return unsafeBitCast(String?.none, to: D.self) }
-            if D.self == Int?.self { return unsafeBitCast(Int?.none, to: D.self) }
-            if D.self == Int64?.self { return unsafeBitCast(Int64?.none, to: D.self) }
+            if type == DirectType.optionalString { return unsafeBitCast(String?.none, to: D.self) }
+            if type == DirectType.optionalInt { return unsafeBitCast(Int?.none, to: D.self) }
+            if type == DirectType.optionalInt64 { return unsafeBitCast(Int64?.none, to: D.self) }
         default:
             break
         }
         return nil
     }
+}
+
+/// The types ``SQLiteResultRow`` converts directly.
+private enum DirectType {
+    static let string = ObjectIdentifier(String.self)
+    static let optionalString = ObjectIdentifier(String?.self)
+    static let int = ObjectIdentifier(Int.self)
+    static let optionalInt = ObjectIdentifier(Int?.self)
+    static let int64 = ObjectIdentifier(Int64.self)
+    static let optionalInt64 = ObjectIdentifier(Int64?.self)
+    static let bool = ObjectIdentifier(Bool.self)
 }
 
 /// A ``SQLiteHandle`` as SQLKit's database: the repositories' statements run on it unchanged.

@@ -72,6 +72,31 @@ struct JSONWriterTests {
         }
     }
 
+    /// A date and an integer, through the writer's own paths.
+    private struct Stamp: JSONWritable {
+        let at: Date
+        let count: Int64
+
+        func write(to json: inout JSONWriter) {
+            json.object { stamp in
+                stamp.member("at") { $0.date(at) }
+                stamp.member("count") { $0.integer(count) }
+            }
+        }
+    }
+
+    @Test("dates across four centuries (leap days, year ends, before 1970) and integers at their limits")
+    func datesAndIntegers() throws {
+        var seconds: [Int64] = [0, -1, 951_782_400, 951_868_799, 4_107_542_400, -2_208_988_801, 253_402_300_799]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { seconds.append(Int64.random(in: -2_208_988_800...13_569_465_600, using: &generator)) }
+        let counts: [Int64] = [0, 7, -7, 10, 99, 100, Int64.max, Int64.min, -1_000_000_000_000]
+        for (index, second) in seconds.enumerated() {
+            let fraction = Double(index % 1_000) / 1_000
+            try expectSameBytes(Stamp(at: Date(timeIntervalSince1970: Double(second) + fraction), count: counts[index % counts.count]))
+        }
+    }
+
     @Test("pages of metadata (empty and full) and secret values")
     func pagesAndValues() throws {
         try expectSameBytes(Page<SecretMetadata>(items: [], total: 0, limit: 10, offset: 0))
