@@ -111,6 +111,12 @@ public final class KeyRotationService: Service, Sendable {
     }
 
     /// One batch in one transaction, until nothing in the job's scope is stale. Returns batches run.
+    ///
+    /// Batches are pipelined: while the writer stores one batch, the next is read from a read snapshot and
+    /// re-sealed on another thread, so the single writer does only the updates (issue 6). That is safe because
+    /// each update applies only where the version is still sealed under the key it was read with: a version
+    /// deleted meanwhile is skipped, and a version written since the read (a new row, even one that reuses a
+    /// deleted row's rowid) is under the newer key already and never matches.
     @discardableResult
     func runJob(_ job: KeyRotationJobRecord, maxBatches: Int = .max) async throws -> Int {
         var batches = 0
@@ -118,41 +124,67 @@ public final class KeyRotationService: Service, Sendable {
         // In-memory only: a resumed job starts from the beginning, which the stale filter makes correct.
         var cursor: VersionCursor?
         let started = ContinuousClock.now
-        while batches < maxBatches {
-            let (finished, count, last) = try await database.write { [cursor] db -> (Bool, Int, VersionCursor?) in
-                guard var current = try await self.jobs.running(on: db).first(where: { $0.id == job.id }) else {
-                    return (true, 0, cursor)
+        var next = prepareBatch(of: job, after: nil)
+        // The batch being prepared when the loop ends (after `maxBatches`, a superseded job or an error) is
+        // waited for, so that nothing uses the store after this returns.
+        func settle() async {
+            next.cancel()
+            _ = await next.result
+        }
+        do {
+            while batches < maxBatches {
+                let (stale, batch) = try await next.value
+                let last = stale.last.map { VersionCursor(position: $0.position) } ?? cursor
+                let isLast = stale.count < batchSize
+                if !isLast { next = prepareBatch(of: job, after: last) }
+                let finished = try await database.write { db -> Bool in
+                    guard var current = try await self.jobs.running(on: db).first(where: { $0.id == job.id }) else {
+                        return true
+                    }
+                    try await self.jobs.reseal(batch, on: db)
+                    current.done += Int64(stale.count)
+                    if isLast {
+                        current.status = "completed"
+                        current.finishedAt = self.clock().millis
+                        current.total = max(current.total, current.done)
+                        try await self.keys.retireUnused(on: db)
+                    }
+                    try await self.jobs.update(current, on: db)
+                    return current.status != "running"
                 }
+                cursor = last
+                resealed += stale.count
+                batches += 1
+                if finished {
+                    let elapsed = ContinuousClock.now - started
+                    logger.notice(
+                        "key re-encryption job ended",
+                        metadata: [
+                            "job_id": "\(job.id)", "versions": "\(resealed)", "batches": "\(batches)",
+                            "duration_ms": "\(elapsed.milliseconds)",
+                        ])
+                    break
+                }
+            }
+        } catch {
+            await settle()
+            throw error
+        }
+        await settle()
+        return batches
+    }
+
+    /// Reads the next batch of stale versions after `cursor` and re-seals them, outside any write transaction.
+    private func prepareBatch(
+        of job: KeyRotationJobRecord, after cursor: VersionCursor?
+    ) -> Task<([StaleVersion], [ResealedVersion]), any Error> {
+        Task {
+            try await database.read { db in
                 let stale = try await self.jobs.stale(
                     workspaceID: job.workspaceId, after: cursor, limit: self.batchSize, on: db)
-                let batch = try await self.keyring.reseal(stale, on: db)
-                try await self.jobs.reseal(batch, on: db)
-                current.done += Int64(stale.count)
-                if stale.count < self.batchSize {
-                    current.status = "completed"
-                    current.finishedAt = self.clock().millis
-                    current.total = max(current.total, current.done)
-                    try await self.keys.retireUnused(on: db)
-                }
-                try await self.jobs.update(current, on: db)
-                let last = stale.last.map { VersionCursor(position: $0.position) } ?? cursor
-                return (current.status != "running", stale.count, last)
-            }
-            cursor = last
-            resealed += count
-            batches += 1
-            if finished {
-                let elapsed = ContinuousClock.now - started
-                logger.notice(
-                    "key re-encryption job ended",
-                    metadata: [
-                        "job_id": "\(job.id)", "versions": "\(resealed)", "batches": "\(batches)",
-                        "duration_ms": "\(elapsed.milliseconds)",
-                    ])
-                break
+                return (stale, try await self.keyring.reseal(stale, on: db))
             }
         }
-        return batches
     }
 }
 

@@ -363,7 +363,7 @@ public final class SecretService: Sendable {
             SecretVersionRecord(
                 secretId: record.id, version: version, ciphertext: ciphertext, dekVersion: dekVersion,
                 createdBy: userID, createdAt: time.millis),
-            on: db)
+            workspaceID: record.workspaceId, on: db)
         if version > settings.maxVersions {
             try await secrets.pruneVersions(of: record.id, keep: settings.maxVersions, on: db)
         }

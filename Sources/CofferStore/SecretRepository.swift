@@ -215,12 +215,13 @@ public struct SecretRepository: Sendable {
         ).first(decoding: SecretVersionRecord.self, with: rowDecoder)
     }
 
-    public func insertVersion(_ version: SecretVersionRecord, on db: any SQLDatabase) async throws {
+    /// Stores a version of a secret of `workspaceID` (kept with the version for the re-encryption job).
+    public func insertVersion(_ version: SecretVersionRecord, workspaceID: String, on db: any SQLDatabase) async throws {
         try await db.exec(
             """
-            INSERT INTO secret_versions (secret_id, version, ciphertext, dek_version, created_by, created_at)
+            INSERT INTO secret_versions (secret_id, version, ciphertext, dek_version, created_by, created_at, workspace_id)
             VALUES (\(bind: version.secretId), \(bind: version.version), \(bind: version.ciphertext),
-                \(bind: version.dekVersion), \(bind: version.createdBy), \(bind: version.createdAt))
+                \(bind: version.dekVersion), \(bind: version.createdBy), \(bind: version.createdAt), \(bind: workspaceID))
             """)
     }
 

@@ -1,6 +1,7 @@
 import SQLKit
 import Synchronization
 import CofferStore
+import Crypto
 import Foundation
 import SQLKit
 import Testing
@@ -45,6 +46,29 @@ struct AuditTests {
         let trail = try await h.coffer.secrets.auditTrail(of: s.id, in: ws.id, limit: 1000, by: owner, origin: origin)
         #expect(trail.filter { $0.action == "accessed" && $0.success }.count == reads)
         await h.close()
+    }
+
+    @Test("the chain MAC's message layout is fixed: records written by earlier builds still verify")
+    func macLayout() throws {
+        let key = SymmetricKey(data: Array(0..<32) as [UInt8])
+        let previous = Data(repeating: 0xAB, count: 32)
+        let record = AuditRecord(
+            seq: 42, id: "id-1", workspaceId: "ws", secretId: nil, action: "accessed", userId: "u", ipAddress: "::1",
+            userAgent: nil, requestId: "r", details: #"{"é":1}"#, success: true, createdAt: 1_763_916_348_001, mac: Data())
+        // Written out by hand: the previous MAC, then each field as a 4-byte big-endian length and its UTF-8 bytes,
+        // or FF FF FF FF for none.
+        var expected = HMAC<SHA256>(key: key)
+        expected.update(data: previous)
+        for field in ["42", "id-1", "ws", nil, "accessed", "u", "::1", nil, "r", #"{"é":1}"#, "1", "1763916348001"] {
+            guard let field else {
+                expected.update(data: [0xFF, 0xFF, 0xFF, 0xFF])
+                continue
+            }
+            let bytes = Array(field.utf8)
+            expected.update(data: withUnsafeBytes(of: UInt32(bytes.count).bigEndian, Array.init))
+            expected.update(data: bytes)
+        }
+        #expect(AuditLog.mac(of: record, previous: previous, key: key) == Data(expected.finalize()))
     }
 
     @Test("every single-record edit, deletion or swap breaks the chain")

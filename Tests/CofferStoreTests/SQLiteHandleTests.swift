@@ -68,6 +68,20 @@ struct SQLiteHandleTests {
         same(Bool.self); same(Bool?.self); same(Double.self); same(Data.self)
     }
 
+    @Test("bound values of every common type convert exactly as SQLiteKit's encoder converts them")
+    func bindEncodingMatchesSQLiteKit() throws {
+        let values: [any Encodable & Sendable] = [
+            "x", "", "a\u{0}é", String?.some("y"), String?.none, 0, -7, Int.max, Int?.some(3), Int?.none,
+            Int64.min, Int64?.some(9), Int64?.none, true, false, Data(), Data([0, 1, 255]), Data?.some(Data([7])),
+            Data?.none, 1.5, Double?.some(2.5), Double?.none, Bool?.some(true), Bool?.none, ["a"], [1, 2],
+        ]
+        for value in values {
+            let ours = try SQLiteHandleDatabase.sqliteData(value)
+            let theirs = try SQLiteDataEncoder().encode(value)
+            #expect(ours == theirs, "\(value): \(ours) vs \(theirs)")
+        }
+    }
+
     @Test("a kept statement runs again with new values and keeps none of the old ones")
     func keptStatementsAreReset() async throws {
         try await withHandle { handle in
