@@ -27,7 +27,7 @@ public struct CofferSettings: Sendable {
     /// Days audit records are kept (`SECRET_AUDIT_RETENTION_DAYS`, default 365).
     public var auditRetentionDays = 365
     /// Secret versions re-encrypted per transaction by a `rotate-key` job.
-    public var reencryptionBatchSize = 500
+    public var reencryptionBatchSize = 1_000
     /// How long a live session or a workspace role, once read, is trusted without reading it again. Revocations
     /// made through this instance take effect at once regardless; this bounds only how long one written by
     /// another process sharing the database could go unseen (`COFFER_AUTH_CACHE_SECONDS`; 0 turns it off).

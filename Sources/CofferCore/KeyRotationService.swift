@@ -147,7 +147,6 @@ public final class KeyRotationService: Service, Sendable {
                         current.status = "completed"
                         current.finishedAt = self.clock().millis
                         current.total = max(current.total, current.done)
-                        try await self.keys.retireUnused(on: db)
                     }
                     try await self.jobs.update(current, on: db)
                     return current.status != "running"
@@ -156,6 +155,7 @@ public final class KeyRotationService: Service, Sendable {
                 resealed += stale.count
                 batches += 1
                 if finished {
+                    if isLast { try await retireUnusedKeys() }
                     let elapsed = ContinuousClock.now - started
                     logger.notice(
                         "key re-encryption job ended",
@@ -172,6 +172,21 @@ public final class KeyRotationService: Service, Sendable {
         }
         await settle()
         return batches
+    }
+
+    /// Marks retiring keys retired once no version uses them. The versions are read once from a read snapshot,
+    /// not inside a write transaction (a pass over every version would hold up every write); a key only ever
+    /// loses versions while it is retiring (new versions and re-sealed ones go under the active key), so one found
+    /// unused stays unused.
+    private func retireUnusedKeys() async throws {
+        let unused = try await database.read { db -> [DataKeyVersion] in
+            let retiring = try await self.keys.retiring(on: db)
+            guard !retiring.isEmpty else { return [] }
+            let used = try await self.keys.inUse(on: db)
+            return retiring.filter { !used.contains($0) }
+        }
+        guard !unused.isEmpty else { return }
+        try await database.write { db in try await self.keys.retire(unused, on: db) }
     }
 
     /// Reads the next batch of stale versions after `cursor` and re-seals them, outside any write transaction.

@@ -251,13 +251,17 @@ public enum Migrator {
                 "CREATE INDEX secret_audits_by_time ON secret_audits(created_at)",
             ]
         },
-        Migration(version: 7, name: "secret versions carry their workspace") { _ in
+        Migration(version: 7, name: "secret versions carry their workspace, without an index on their key") { _ in
             // The DEK re-encryption job selects the versions of a workspace that are sealed under an older key.
             // Through a join to `secrets` that cost two b-tree seeks per version at random (secret ids are random
             // UUIDs): past the page cache, a page read from the OS for most versions (issue 6). A version's
             // workspace never changes (its ciphertext is bound to it), so it is stored with the version; the job
             // then walks one table in storage order. Every version is written with it from this version on.
+            // The index on `dek_version` served only the check for unused keys at the end of a job, which now
+            // reads the versions once instead; every re-sealed version moved an entry in it (SQLite alone: about
+            // 40% more re-sealed versions a second without it).
             [
+                "DROP INDEX secret_versions_by_dek",
                 "ALTER TABLE secret_versions ADD COLUMN workspace_id TEXT",
                 """
                 UPDATE secret_versions SET workspace_id = (

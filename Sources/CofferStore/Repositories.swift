@@ -183,14 +183,32 @@ extension KeyRepository {
             """)
     }
 
-    /// Marks retiring keys retired where no secret version uses them any more.
-    public func retireUnused(on db: any SQLDatabase) async throws {
-        try await db.exec(
-            """
-            UPDATE workspace_keys SET state = 'retired' WHERE state = 'retiring' AND NOT EXISTS (
-                SELECT 1 FROM secret_versions v
-                WHERE v.workspace_id = workspace_keys.workspace_id AND v.dek_version = workspace_keys.version)
-            """)
+    /// The keys marked retiring, as (workspace, version).
+    public func retiring(on db: any SQLDatabase) async throws -> [DataKeyVersion] {
+        try await db.raw("SELECT workspace_id, version FROM workspace_keys WHERE state = 'retiring'").all().map {
+            DataKeyVersion(workspaceID: try $0.decode(column: "workspace_id", as: String.self),
+                           version: try $0.decode(column: "version", as: Int.self))
+        }
+    }
+
+    /// Every data key that still seals at least one secret version: one pass over the versions (there is no index
+    /// on a version's key, which every re-encryption would have to move entry by entry).
+    public func inUse(on db: any SQLDatabase) async throws -> Set<DataKeyVersion> {
+        Set(try await db.raw("SELECT DISTINCT workspace_id, dek_version FROM secret_versions").all().map {
+            DataKeyVersion(workspaceID: try $0.decode(column: "workspace_id", as: String.self),
+                           version: try $0.decode(column: "dek_version", as: Int.self))
+        })
+    }
+
+    /// Marks these keys retired, each only if it is still retiring.
+    public func retire(_ keys: [DataKeyVersion], on db: any SQLDatabase) async throws {
+        for key in keys {
+            try await db.exec(
+                """
+                UPDATE workspace_keys SET state = 'retired'
+                WHERE workspace_id = \(bind: key.workspaceID) AND version = \(bind: key.version) AND state = 'retiring'
+                """)
+        }
     }
 
     public func workspaceIDs(on db: any SQLDatabase) async throws -> [String] {
@@ -292,6 +310,17 @@ public struct KeyRotationRepository: Sendable {
             WHERE secret_versions.rowid = r.column1 AND secret_versions.dek_version = r.column2
             """
         }
+    }
+}
+
+/// One version of a workspace's data key.
+public struct DataKeyVersion: Hashable, Sendable {
+    public var workspaceID: String
+    public var version: Int
+
+    public init(workspaceID: String, version: Int) {
+        self.workspaceID = workspaceID
+        self.version = version
     }
 }
 

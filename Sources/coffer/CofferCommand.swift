@@ -83,7 +83,7 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_AUDIT_FILE                              JSON-lines copy of every audit record
               COFFER_TLS_CERT, COFFER_TLS_KEY                serve HTTPS (HSTS is sent then)
               CORS_ORIGINS                                   comma-separated browser origins allowed (none)
-              COFFER_SESSION_DAYS (30), COFFER_REENCRYPTION_BATCH_SIZE (500)
+              COFFER_SESSION_DAYS (30), COFFER_REENCRYPTION_BATCH_SIZE (1000)
             """
     )
 

@@ -101,7 +101,7 @@ struct LifecycleTests {
                 .first(decodingColumn: "dek_version", as: Int.self)
         }
         #expect(freshDEK == 2)
-        // Run two batches of the default size (500 > 120 would finish): use a small-batch coffer instead.
+        // Run two batches of the default size (1,000 > 120 would finish): use a small-batch coffer instead.
         await h.close(removing: false)
         var settings = CofferSettings()
         settings.bcryptCost = 4
