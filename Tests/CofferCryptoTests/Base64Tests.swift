@@ -89,7 +89,7 @@ struct Base64Tests {
 
 @Suite("identifiers")
 struct IdentifierTests {
-    @Test("random version-4 UUIDs, lowercase, that Foundation parses, all distinct")
+    @Test("version-7 UUIDs, lowercase, that Foundation parses, all distinct, carrying their time in milliseconds")
     func uuids() {
         var seen = Set<String>()
         for _ in 0..<1_000 {
@@ -97,11 +97,19 @@ struct IdentifierTests {
             let parsed = UUID(uuidString: id)
             #expect(parsed != nil)
             #expect(parsed?.uuidString.lowercased() == id)
-            #expect(Array(id)[14] == "4")
+            #expect(Array(id)[14] == "7")
             #expect("89ab".contains(Array(id)[19]))
             seen.insert(id)
         }
         #expect(seen.count == 1_000)
+        // The first 48 bits are the Unix time in milliseconds, so identifiers sort by creation time.
+        let time = Date(timeIntervalSince1970: 1_763_916_348.001)
+        let id = Identifier.uuid(at: time)
+        let prefix = id.replacingOccurrences(of: "-", with: "").prefix(12)
+        #expect(UInt64(prefix, radix: 16) == 1_763_916_348_001)
+        let times = (0..<200).map { Date(timeIntervalSince1970: 1_700_000_000 + Double($0) * 0.0137) }
+        let ids = times.map { Identifier.uuid(at: $0) }
+        #expect(ids == ids.sorted())
     }
 }
 
