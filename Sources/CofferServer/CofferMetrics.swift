@@ -48,15 +48,35 @@ public final class CofferMetrics: Sendable {
 
     /// Counts one HTTP request under its route template.
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.name("http_requests_total", "HTTP requests by route, method and status."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("http_request_duration_seconds", "HTTP request latency by route and method."),
-            labels: [("route", route), ("method", method)], buckets: Self.buckets
-        ).record(duration)
+        let key = RequestSeries(route: route, method: method, status: status)
+        let series = requestSeries.withLock { $0[key] } ?? makeSeries(key)
+        series.count.increment()
+        series.duration.record(duration)
     }
+
+    /// A request series' counter and histogram, looked up in the registry once (the registry builds and compares
+    /// label strings under its lock on every lookup) and kept here. Routes are templates and statuses few, so
+    /// this stays small.
+    private func makeSeries(_ key: RequestSeries) -> (count: Counter, duration: DurationHistogram) {
+        let series = (
+            count: registry.makeCounter(
+                descriptor: Self.name("http_requests_total", "HTTP requests by route, method and status."),
+                labels: [("route", key.route), ("method", key.method), ("status", String(key.status))]),
+            duration: registry.makeDurationHistogram(
+                descriptor: Self.name("http_request_duration_seconds", "HTTP request latency by route and method."),
+                labels: [("route", key.route), ("method", key.method)], buckets: Self.buckets)
+        )
+        requestSeries.withLock { $0[key] = series }
+        return series
+    }
+
+    private struct RequestSeries: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    private let requestSeries = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
 
     /// Brings the domain gauges up to date and renders the registry in the Prometheus text format.
     func render() async -> String {

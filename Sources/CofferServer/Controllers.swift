@@ -157,12 +157,12 @@ struct SecretsController {
 
     func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<SecretMetadata>> {
         let t = try target(context)
-        let limit = try Query.integer(request, "limit") ?? 50
-        let offset = try Query.integer(request, "offset") ?? 0
+        let query = Query(request)
+        let limit = try query.integer("limit") ?? 50
+        let offset = try query.integer("offset") ?? 0
         let filter = SecretFilter(
-            tag: request.uri.queryParameters.get("tag"), secretType: request.uri.queryParameters.get("secret_type"),
-            namePrefix: request.uri.queryParameters.get("name_prefix"),
-            includeDeleted: try Query.boolean(request, "include_deleted") ?? false)
+            tag: query.string("tag"), secretType: query.string("secret_type"), namePrefix: query.string("name_prefix"),
+            includeDeleted: try query.boolean("include_deleted") ?? false)
         return JSONResponse(
             try await secrets.list(
                 in: t.workspaceID, filter: filter, limit: limit, offset: offset, by: t.principal, origin: context.origin))
@@ -176,7 +176,7 @@ struct SecretsController {
 
     func value(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretValue> {
         let t = try target(context)
-        let version = try Query.integer(request, "version")
+        let version = try Query(request).integer("version")
         if let version, version < 1 { throw CofferError(.validationFailed, "version must be 1 or more") }
         return JSONResponse(
             try await secrets.value(
@@ -204,7 +204,7 @@ struct SecretsController {
 
     func delete(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
         let t = try target(context)
-        let purge = try Query.boolean(request, "purge") ?? false
+        let purge = try Query(request).boolean("purge") ?? false
         try await secrets.delete(t.secretID!, in: t.workspaceID, purge: purge, by: t.principal, origin: context.origin)
         return .noContent
     }
@@ -233,7 +233,7 @@ struct SecretsController {
 
     func values(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretValueList> {
         let t = try target(context)
-        let names = request.uri.queryParameters.get("names").map {
+        let names = Query(request).string("names").map {
             Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         }
         return JSONResponse(
@@ -257,7 +257,7 @@ struct SecretsController {
 
     func rotationDue(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<DueList> {
         let t = try target(context)
-        let days = try Query.integer(request, "days_ahead") ?? 7
+        let days = try Query(request).integer("days_ahead") ?? 7
         let items = try await secrets.rotationDue(in: t.workspaceID, daysAhead: days, by: t.principal, origin: context.origin)
         return JSONResponse(DueList(items: items, daysAhead: days))
     }
@@ -271,7 +271,7 @@ struct SecretsController {
 
     func audit(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<AuditList> {
         let t = try target(context)
-        let limit = try Query.integer(request, "limit") ?? 50
+        let limit = try Query(request).integer("limit") ?? 50
         let items = try await secrets.auditTrail(
             of: t.secretID!, in: t.workspaceID, limit: limit, by: t.principal, origin: context.origin)
         return JSONResponse(AuditList(items: items))
@@ -289,20 +289,20 @@ struct WorkspaceAuditController {
     func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<AuditEntryView>> {
         let principal = try context.requirePrincipal()
         let workspaceID = try context.parameters.require("workspace_id")
+        let query = Query(request)
         var since: Int64?
-        if let text = request.uri.queryParameters.get("since") {
+        if let text = query.string("since") {
             guard let date = ISO8601DateFormatter().date(from: String(text)) else {
                 throw CofferError(.validationFailed, "since must be an ISO 8601 time such as 2026-01-31T12:00:00Z")
             }
             since = Int64((date.timeIntervalSince1970 * 1000).rounded())
         }
         let filter = AuditFilter(
-            action: request.uri.queryParameters.get("action").map { String($0) },
-            success: try Query.boolean(request, "success"), since: since)
+            action: query.string("action"), success: try query.boolean("success"), since: since)
         return JSONResponse(
             try await secrets.workspaceAudit(
-                in: workspaceID, filter: filter, limit: try Query.integer(request, "limit") ?? 50,
-                offset: try Query.integer(request, "offset") ?? 0, by: principal, origin: context.origin))
+                in: workspaceID, filter: filter, limit: try query.integer("limit") ?? 50,
+                offset: try query.integer("offset") ?? 0, by: principal, origin: context.origin))
     }
 }
 
@@ -347,10 +347,17 @@ struct AdminController {
 
 }
 
-enum Query {
+struct Query {
+    private let parameters: Parameters
+
+    /// Parses the request's query string once (each `uri.queryParameters` parses it anew).
+    init(_ request: Request) { parameters = request.uri.queryParameters }
+
+    func string(_ name: String) -> String? { parameters.get(name) }
+
     /// A boolean query parameter (`true`/`false`/`1`/`0`); anything else is a 422.
-    static func boolean(_ request: Request, _ name: String) throws -> Bool? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
+    func boolean(_ name: String) throws -> Bool? {
+        guard let text = parameters.get(name) else { return nil }
         switch text.lowercased() {
         case "true", "1": return true
         case "false", "0": return false
@@ -359,8 +366,8 @@ enum Query {
     }
 
     /// An integer query parameter; present but not an integer is a 422.
-    static func integer(_ request: Request, _ name: String) throws -> Int? {
-        guard let text = request.uri.queryParameters.get(name) else { return nil }
+    func integer(_ name: String) throws -> Int? {
+        guard let text = parameters.get(name) else { return nil }
         guard let value = Int(text) else { throw CofferError(.validationFailed, "\(name) must be an integer") }
         return value
     }

@@ -239,12 +239,28 @@ private let SQLITE_CONSTRAINT_PRIMARYKEY = SQLITE_CONSTRAINT | (6 << 8)
 /// A statement's result column names, shared by its rows.
 final class SQLiteColumnIndex: Sendable {
     let names: [String]
-    let positions: [String: Int]
+    /// Per column: its name's length and first and last bytes, compared before the name itself.
+    private let signatures: [UInt32]
 
     init(_ statement: OpaquePointer) {
         let count = sqlite_nio_sqlite3_column_count(statement)
         names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
-        positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        signatures = names.map(Self.signature)
+    }
+
+    /// Where the column named `name` is, the first one if several have that name. A scan of a few dozen integers
+    /// costs less than hashing the name (rows are read a column at a time, by name, 18 columns a secret).
+    func position(of name: String) -> Int? {
+        let signature = Self.signature(name)
+        for index in signatures.indices where signatures[index] == signature && names[index] == name {
+            return index
+        }
+        return nil
+    }
+
+    private static func signature(_ name: String) -> UInt32 {
+        let utf8 = name.utf8
+        return UInt32(truncatingIfNeeded: utf8.count) << 16 | UInt32(utf8.first ?? 0) << 8 | UInt32(utf8.last ?? 0)
     }
 }
 
@@ -255,15 +271,15 @@ struct SQLiteResultRow: SQLRow {
 
     var allColumns: [String] { columns.names }
 
-    func contains(column: String) -> Bool { columns.positions[column] != nil }
+    func contains(column: String) -> Bool { columns.position(of: column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let position = columns.positions[column] else { return true }
+        guard let position = columns.position(of: column) else { return true }
         return values[position] == .null
     }
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let position = columns.positions[column] else {
+        guard let position = columns.position(of: column) else {
             throw DecodingError.keyNotFound(
                 ColumnKey(stringValue: column), .init(codingPath: [], debugDescription: "No column \(column)."))
         }

@@ -68,6 +68,23 @@ struct SQLiteHandleTests {
         same(Bool.self); same(Bool?.self); same(Double.self); same(Data.self)
     }
 
+    @Test("columns are found by name: names alike in length and ends, repeated names (the first wins), missing ones")
+    func columnLookup() throws {
+        let handle = try SQLiteHandle(path: ":memory:")
+        defer { handle.close() }
+        var row: SQLiteResultRow?
+        try handle.run("SELECT 1 AS axb, 2 AS ayb, 3 AS axb, 4 AS id, 5 AS \"é\"", []) { row = $0 }
+        let found = try #require(row)
+        #expect(try found.decode(column: "axb", as: Int.self) == 1)
+        #expect(try found.decode(column: "ayb", as: Int.self) == 2)
+        #expect(try found.decode(column: "id", as: Int.self) == 4)
+        #expect(try found.decode(column: "é", as: Int.self) == 5)
+        #expect(!found.contains(column: "azb"))
+        #expect(try found.decodeNil(column: "azb"))
+        #expect(throws: DecodingError.self) { try found.decode(column: "azb", as: Int.self) }
+        #expect(found.allColumns == ["axb", "ayb", "axb", "id", "é"])
+    }
+
     @Test("bound values of every common type convert exactly as SQLiteKit's encoder converts them")
     func bindEncodingMatchesSQLiteKit() throws {
         let values: [any Encodable & Sendable] = [
