@@ -64,6 +64,9 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// Makes room for `count` more bytes.
+    mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
+
     /// Appends `text` as it is: JSON punctuation and literals.
     private mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -200,6 +203,7 @@ extension JSONValue: JSONWritable {
 
 extension Page: JSONWritable where Item: JSONWritable {
     public func write(to json: inout JSONWriter) {
+        json.reserve(items.count * 512)  // a secret's metadata is about 450 bytes: grow once, not four times
         json.object { page in
             page.member("items") { $0.array(items) { $0.value($1) } }
             page.member("limit") { $0.integer(limit) }

@@ -70,17 +70,29 @@ public struct SecretRepository: Sendable {
             conditions.append("tags LIKE \(bind: "%\"" + escaped + "\"%") ESCAPE '\\'")
         }
         let whereClause = conditions.joined(separator: " AND ")
-        let total: Int
+        let liveCount: SQLQueryString =
+            "SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)"
         if filter == SecretFilter() {
-            // Unfiltered: the trigger-kept count, O(1) however many secrets the workspace holds.
-            total =
-                try await db.raw("SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)")
-                .first(decodingColumn: "live", as: Int.self) ?? 0
-        } else {
-            total =
-                try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
-                .first(decodingColumn: "n", as: Int.self) ?? 0
+            // Unfiltered: the trigger-kept count, O(1) however many secrets the workspace holds, read by the same
+            // statement as the page (one statement and one read snapshot instead of two; a page past the end,
+            // which has no row to carry it, reads the count on its own).
+            let rows = try await db.raw(
+                """
+                SELECT *, (\(liveCount)) AS coffer_live_count FROM secrets WHERE \(whereClause)
+                ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)
+                """
+            ).all()
+            let total: Int
+            if let first = rows.first {
+                total = try first.decode(column: "coffer_live_count", as: Int?.self) ?? 0
+            } else {
+                total = try await db.raw(liveCount).first(decodingColumn: "live", as: Int.self) ?? 0
+            }
+            return (try rows.map(SecretRecord.init(row:)), total)
         }
+        let total =
+            try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
+            .first(decodingColumn: "n", as: Int.self) ?? 0
         let items = try await db.raw(
             "SELECT * FROM secrets WHERE \(whereClause) ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)"
         ).all().map(SecretRecord.init(row:))

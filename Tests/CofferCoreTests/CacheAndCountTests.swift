@@ -138,6 +138,10 @@ struct CacheAndCountTests {
         try await h.coffer.secrets.delete(ids[0], in: ws, purge: true, by: owner, origin: origin)
         try await check(ws)
         #expect(try await h.coffer.secrets.list(in: ws, limit: 1, offset: 0, by: owner, origin: origin).total == 11)
+        // A page past the end has no row to carry the count, and still reports it.
+        let beyond = try await h.coffer.secrets.list(in: ws, limit: 5, offset: 11, by: owner, origin: origin)
+        #expect(beyond.items.isEmpty && beyond.total == 11)
+        #expect(try await h.coffer.secrets.list(in: ws, limit: 5, offset: 10, by: owner, origin: origin).items.count == 1)
         try await check(other)
         await h.close()
     }
