@@ -42,6 +42,9 @@ public struct AuditEvent: Sendable {
 public final class AuditLog: Sendable {
     private let database: any CofferDatabase
     let macKey: SymmetricKey
+    /// HMAC-SHA256 keyed with `macKey` and nothing hashed yet: each MAC starts from a copy instead of deriving the
+    /// keyed state again (two hash blocks and an allocation, on the single writer's path of every audited write).
+    private let keyedHMAC: HMAC<SHA256>
     private let clock: @Sendable () -> Date
     private let pending = Mutex<Batch>(Batch())
     private let records = AuditRepository()
@@ -72,6 +75,7 @@ public final class AuditLog: Sendable {
     init(database: any CofferDatabase, macKey: SymmetricKey, enabled: Bool, clock: @escaping @Sendable () -> Date) {
         self.database = database
         self.macKey = macKey
+        self.keyedHMAC = HMAC<SHA256>(key: macKey)
         self.isEnabled = enabled
         self.clock = clock
     }
@@ -92,7 +96,7 @@ public final class AuditLog: Sendable {
                 action: event.action.rawValue, userId: event.userID, ipAddress: event.origin.ipAddress,
                 userAgent: event.origin.userAgent, requestId: event.origin.requestID,
                 details: JSONValue.object(event.details).jsonText, success: event.success, createdAt: now, mac: Data())
-            record.mac = Self.mac(of: record, previous: previousMAC, key: macKey)
+            record.mac = Self.mac(of: record, previous: previousMAC, keyed: keyedHMAC)
             previousMAC = record.mac
             chained.append(record)
         }
@@ -173,7 +177,7 @@ public final class AuditLog: Sendable {
     /// MAC. Deleting the newest records (truncation) leaves a head that no longer matches.
     func headCheckpoint(seq: Int64, mac: Data) -> Data {
         var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * $0)) })
-        var hmac = HMAC<SHA256>(key: macKey)
+        var hmac = keyedHMAC
         hmac.update(data: Array("coffer:audit-head".utf8))
         hmac.update(data: bytes)
         hmac.update(data: mac)
@@ -185,6 +189,11 @@ public final class AuditLog: Sendable {
     /// in one buffer and authenticated in one call: a dozen small updates, each through `DataProtocol`'s regions,
     /// cost more than the hash (issue 6: the MACs are on the single writer's path of every audited read).
     static func mac(of record: AuditRecord, previous: Data, key: SymmetricKey) -> Data {
+        mac(of: record, previous: previous, keyed: HMAC<SHA256>(key: key))
+    }
+
+    /// ``mac(of:previous:key:)`` from an HMAC already keyed and still empty.
+    static func mac(of record: AuditRecord, previous: Data, keyed: HMAC<SHA256>) -> Data {
         var message: [UInt8] = []
         message.reserveCapacity(previous.count + 256)
         message.append(contentsOf: previous)
@@ -212,7 +221,9 @@ public final class AuditLog: Sendable {
         field(record.details)
         field(record.success ? "1" : "0")
         field(String(record.createdAt))
-        return Data(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        var hmac = keyed
+        hmac.update(data: message)
+        return Data(hmac.finalize())
     }
 }
 
@@ -259,7 +270,7 @@ extension AuditLog {
             expectedSeq = seq + 1
         }
         for (index, record) in records.enumerated() {
-            let mac = Self.mac(of: record, previous: previous, key: macKey)
+            let mac = Self.mac(of: record, previous: previous, keyed: keyedHMAC)
             guard record.seq == expectedSeq, ConstantTime.equals(mac, record.mac) else {
                 return AuditVerification(checked: index + 1, firstBadSequence: record.seq)
             }

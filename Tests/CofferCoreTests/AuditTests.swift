@@ -69,6 +69,11 @@ struct AuditTests {
             expected.update(data: bytes)
         }
         #expect(AuditLog.mac(of: record, previous: previous, key: key) == Data(expected.finalize()))
+        // The log starts every MAC from one keyed HMAC it keeps: using it never changes it.
+        let keyed = HMAC<SHA256>(key: key)
+        for _ in 0..<3 {
+            #expect(AuditLog.mac(of: record, previous: previous, keyed: keyed) == Data(expected.finalize()))
+        }
     }
 
     @Test("every single-record edit, deletion or swap breaks the chain")
