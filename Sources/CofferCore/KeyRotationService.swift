@@ -121,6 +121,7 @@ public final class KeyRotationService: Service, Sendable {
     func runJob(_ job: KeyRotationJobRecord, maxBatches: Int = .max) async throws -> Int {
         var batches = 0
         var resealed = 0
+        var unsealable = 0
         // In-memory only: a resumed job starts from the beginning, which the stale filter makes correct.
         var cursor: VersionCursor?
         let started = ContinuousClock.now
@@ -133,7 +134,7 @@ public final class KeyRotationService: Service, Sendable {
         }
         do {
             while batches < maxBatches {
-                let (stale, batch) = try await next.value
+                let (stale, batch, failed) = try await next.value
                 let last = stale.last.map { VersionCursor(position: $0.position) } ?? cursor
                 let isLast = stale.count < batchSize
                 if !isLast { next = prepareBatch(of: job, after: last) }
@@ -143,6 +144,10 @@ public final class KeyRotationService: Service, Sendable {
                     }
                     try await self.jobs.reseal(batch, on: db)
                     current.done += Int64(stale.count)
+                    current.failed += Int64(failed.count)
+                    if !failed.isEmpty {
+                        try await self.audit.append(failed.map { self.integrityFailure($0, job: job) }, on: db)
+                    }
                     if isLast {
                         current.status = "completed"
                         current.finishedAt = self.clock().millis
@@ -151,8 +156,18 @@ public final class KeyRotationService: Service, Sendable {
                     try await self.jobs.update(current, on: db)
                     return current.status != "running"
                 }
+                for version in failed {
+                    logger.error(
+                        "a secret version failed its integrity check during re-encryption; it stays under its old key",
+                        metadata: [
+                            "job_id": "\(job.id)", "workspace_id": "\(version.workspaceId)",
+                            "secret_id": "\(version.secretId)", "version": "\(version.version)",
+                            "dek_version": "\(version.dekVersion)",
+                        ])
+                }
                 cursor = last
-                resealed += stale.count
+                resealed += stale.count - failed.count
+                unsealable += failed.count
                 batches += 1
                 if finished {
                     if isLast { try await retireUnusedKeys() }
@@ -160,7 +175,8 @@ public final class KeyRotationService: Service, Sendable {
                     logger.notice(
                         "key re-encryption job ended",
                         metadata: [
-                            "job_id": "\(job.id)", "versions": "\(resealed)", "batches": "\(batches)",
+                            "job_id": "\(job.id)", "versions": "\(resealed)", "failed": "\(unsealable)",
+                            "batches": "\(batches)",
                             "duration_ms": "\(elapsed.milliseconds)",
                         ])
                     break
@@ -189,17 +205,32 @@ public final class KeyRotationService: Service, Sendable {
         try await database.write { db in try await self.keys.retire(unused, on: db) }
     }
 
-    /// Reads the next batch of stale versions after `cursor` and re-seals them, outside any write transaction.
+    /// Reads the next batch of stale versions after `cursor` and re-seals them, outside any write transaction:
+    /// the batch, its re-sealed versions, and those that failed their integrity check.
     private func prepareBatch(
         of job: KeyRotationJobRecord, after cursor: VersionCursor?
-    ) -> Task<([StaleVersion], [ResealedVersion]), any Error> {
+    ) -> Task<([StaleVersion], [ResealedVersion], [StaleVersion]), any Error> {
         Task {
             try await database.read { db in
                 let stale = try await self.jobs.stale(
                     workspaceID: job.workspaceId, after: cursor, limit: self.batchSize, on: db)
-                return (stale, try await self.keyring.reseal(stale, on: db))
+                let (resealed, failed) = try await self.keyring.reseal(stale, on: db)
+                return (stale, resealed, failed)
             }
         }
+    }
+
+    /// The audit record of a version the job could not re-seal: like a failed read of it, it names the secret
+    /// and version, never a value.
+    private func integrityFailure(_ version: StaleVersion, job: KeyRotationJobRecord) -> AuditEvent {
+        AuditEvent(
+            action: .rotated, workspaceID: version.workspaceId, secretID: version.secretId, userID: job.requestedBy,
+            origin: RequestOrigin(userAgent: "coffer-reencryption-job"),
+            details: [
+                "event": "reencryption_integrity_failure", "job_id": .string(job.id),
+                "version": .number(Double(version.version)), "dek_version": .number(Double(version.dekVersion)),
+            ],
+            success: false)
     }
 }
 
@@ -210,11 +241,13 @@ public struct KeyRotationJobView: Encodable, Sendable {
     public let status: String
     public let total: Int64
     public let done: Int64
+    /// Versions among `done` that failed their integrity check and were left under their old key.
+    public let failed: Int64
     public let startedAt: Date
     public let finishedAt: Date?
 
     enum CodingKeys: String, CodingKey {
-        case id, workspaceID = "workspace_id", status, total, done, remaining, startedAt = "started_at"
+        case id, workspaceID = "workspace_id", status, total, done, failed, remaining, startedAt = "started_at"
         case finishedAt = "finished_at"
     }
 
@@ -225,6 +258,7 @@ public struct KeyRotationJobView: Encodable, Sendable {
         try c.encode(status, forKey: .status)
         try c.encode(total, forKey: .total)
         try c.encode(done, forKey: .done)
+        try c.encode(failed, forKey: .failed)
         try c.encode(max(0, total - done), forKey: .remaining)
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
@@ -236,6 +270,7 @@ public struct KeyRotationJobView: Encodable, Sendable {
         status = record.status
         total = record.total
         done = record.done
+        failed = record.failed
         startedAt = Date(millis: record.startedAt)
         finishedAt = record.finishedAt.map(Date.init(millis:))
     }

@@ -82,24 +82,43 @@ public final class Keyring: Sendable {
 
     /// Re-seals stale versions under their workspace's `targetVersion` (same binding, same value bytes), for the
     /// re-encryption job. Each version is authenticated first, exactly as ``open(_:workspaceID:on:)`` does.
-    /// - Throws: `integrity_check_failed` for a version that does not authenticate; nothing is re-sealed then.
-    func reseal(_ stale: [StaleVersion], on db: any SQLDatabase) async throws -> [ResealedVersion] {
+    ///
+    /// A version that does not authenticate (tampered with, or its data key's wrapping) is not re-sealed and is
+    /// returned in `failed`: it stays as it is, under its old key, and the rest of the batch goes on. One damaged
+    /// row must not stop a key rotation for every other secret.
+    /// - Throws: when a key cannot be had at all (the provider is unavailable, the target key is missing).
+    func reseal(
+        _ stale: [StaleVersion], on db: any SQLDatabase
+    ) async throws -> (resealed: [ResealedVersion], failed: [StaleVersion]) {
         let integrityError = CofferError(
             .integrityCheckFailed, "A stored value failed its integrity check during re-encryption.")
         var resealed: [ResealedVersion] = []
         resealed.reserveCapacity(stale.count)
+        var failed: [StaleVersion] = []
         // Versions of one workspace come in runs: look each key up once a run, not once a version.
         var source: (workspace: String, version: Int, key: EnvelopeKey)?
         var target: (workspace: String, version: Int, key: EnvelopeKey)?
         for version in stale {
             let aad = Self.secretAAD(workspaceID: version.workspaceId, secretID: version.secretId, version: version.version)
-            var plaintext = try await unseal(
-                version.ciphertext, dekVersion: version.dekVersion, aad: aad, integrityError: integrityError
-            ) { dekVersion in
-                if let source, source.workspace == version.workspaceId, source.version == dekVersion { return source.key }
-                let key = try await dataKey(workspaceID: version.workspaceId, version: dekVersion, on: db)
-                source = key.map { (version.workspaceId, dekVersion, $0) }
-                return key
+            var plaintext: [UInt8]
+            do {
+                plaintext = try await unseal(
+                    version.ciphertext, dekVersion: version.dekVersion, aad: aad, integrityError: integrityError
+                ) { dekVersion in
+                    if let source, source.workspace == version.workspaceId, source.version == dekVersion {
+                        return source.key
+                    }
+                    do {
+                        let key = try await dataKey(workspaceID: version.workspaceId, version: dekVersion, on: db)
+                        source = key.map { (version.workspaceId, dekVersion, $0) }
+                        return key
+                    } catch let error as KeyError where error.code == .unwrapFailed {
+                        throw integrityError
+                    }
+                }
+            } catch let error as CofferError where error.code == .integrityCheckFailed {
+                failed.append(version)
+                continue
             }
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             if target?.workspace != version.workspaceId || target?.version != version.targetVersion {
@@ -114,7 +133,7 @@ public final class Keyring: Sendable {
                     position: version.position, fromDEK: version.dekVersion, ciphertext: Data(envelope),
                     dekVersion: version.targetVersion))
         }
-        return resealed
+        return (resealed, failed)
     }
 
     /// The plaintext of a stored envelope. Its header must name `dekVersion`, and it must authenticate under that

@@ -142,7 +142,7 @@ enum OpenAPIDocument {
             "KeyRotationJob": object([
                 "id": string(), "workspace_id": string(nullable: true),
                 "status": string(enum: ["running", "completed", "superseded"]), "total": integer, "done": integer,
-                "remaining": integer, "started_at": date, "finished_at": nullableDate,
+                "failed": integer, "remaining": integer, "started_at": date, "finished_at": nullableDate,
             ]),
             "RotationStatus": object(["in_progress": boolean, "jobs": array(ref("KeyRotationJob"))]),
             "EncryptionHealth": object([

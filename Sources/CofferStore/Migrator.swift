@@ -269,6 +269,11 @@ public enum Migrator {
                 """,
             ]
         },
+        Migration(version: 8, name: "re-encryption jobs count the versions they could not re-seal") { _ in
+            // A version that fails authentication is left under its old key and counted, instead of stopping the
+            // job (and with it the rotation of every other secret) until someone repairs the row.
+            ["ALTER TABLE key_rotation_jobs ADD COLUMN failed BIGINT NOT NULL DEFAULT 0"]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -189,10 +189,12 @@ public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
     public var requestedBy: String?
     public var startedAt: Int64
     public var finishedAt: Int64?
+    /// Versions among `done` that did not authenticate and were left under their old key.
+    public var failed: Int64
 
     public init(
         id: String, workspaceId: String?, status: String, total: Int64, done: Int64, requestedBy: String?,
-        startedAt: Int64, finishedAt: Int64? = nil
+        startedAt: Int64, finishedAt: Int64? = nil, failed: Int64 = 0
     ) {
         self.id = id
         self.workspaceId = workspaceId
@@ -202,6 +204,7 @@ public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
         self.requestedBy = requestedBy
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.failed = failed
     }
 }
 

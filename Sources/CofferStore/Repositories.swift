@@ -223,9 +223,10 @@ public struct KeyRotationRepository: Sendable {
     public func insert(_ job: KeyRotationJobRecord, on db: any SQLDatabase) async throws {
         try await db.exec(
             """
-            INSERT INTO key_rotation_jobs (id, workspace_id, status, total, done, requested_by, started_at, finished_at)
+            INSERT INTO key_rotation_jobs (id, workspace_id, status, total, done, requested_by, started_at, finished_at,
+                failed)
             VALUES (\(bind: job.id), \(bind: job.workspaceId), \(bind: job.status), \(bind: job.total), \(bind: job.done),
-                \(bind: job.requestedBy), \(bind: job.startedAt), \(bind: job.finishedAt))
+                \(bind: job.requestedBy), \(bind: job.startedAt), \(bind: job.finishedAt), \(bind: job.failed))
             """)
     }
 
@@ -233,7 +234,7 @@ public struct KeyRotationRepository: Sendable {
         try await db.exec(
             """
             UPDATE key_rotation_jobs SET status = \(bind: job.status), total = \(bind: job.total), done = \(bind: job.done),
-                finished_at = \(bind: job.finishedAt)
+                finished_at = \(bind: job.finishedAt), failed = \(bind: job.failed)
             WHERE id = \(bind: job.id)
             """)
     }

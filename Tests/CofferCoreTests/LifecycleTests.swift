@@ -140,6 +140,51 @@ struct LifecycleTests {
         await h2.close()
     }
 
+    @Test("a version that fails its integrity check is left under its old key and counted; the job re-seals the rest")
+    func reencryptionSkipsDamagedVersions() async throws {
+        let h = try await Harness.make()
+        let (owner, ws) = try await setUp(h)
+        var ids: [String] = []
+        for i in 0..<30 {
+            ids.append(try await h.coffer.secrets.create(SecretCreate(name: "S\(i)", value: "v\(i)"), in: ws, by: owner, origin: origin).id)
+        }
+        // Flip the last byte of one stored ciphertext (its tag).
+        let target = ids[7]
+        var damaged = try await h.database.read { db in
+            try await db.raw("SELECT ciphertext FROM secret_versions WHERE secret_id = \(bind: target)")
+                .first(decodingColumn: "ciphertext", as: Data.self)!
+        }
+        damaged[damaged.count - 1] ^= 0x01
+        let bytes = damaged
+        try await h.tamper("UPDATE secret_versions SET ciphertext = \(bind: bytes) WHERE secret_id = \(bind: target)")
+        await #expect(throws: CofferError.self) {
+            try await h.coffer.secrets.value(of: ids[7], in: ws, by: owner, origin: origin)
+        }
+        _ = try await h.coffer.keyRotation.rotateKey(workspaceID: nil, by: owner.userID, origin: origin)
+        try await h.coffer.keyRotation.runPending()
+        let job = try #require(try await h.coffer.admin.rotationStatus(by: owner, origin: origin).jobs.first)
+        #expect(job.status == "completed" && job.total == 30 && job.done == 30 && job.failed == 1)
+        let deks = try await h.database.read { db in
+            try await db.raw("SELECT secret_id, dek_version FROM secret_versions").all().map {
+                (try $0.decode(column: "secret_id", as: String.self), try $0.decode(column: "dek_version", as: Int.self))
+            }
+        }
+        for (secret, dek) in deks { #expect(dek == (secret == ids[7] ? 1 : 2), "\(secret)") }
+        for (i, id) in ids.enumerated() where i != 7 {
+            #expect(try await h.coffer.secrets.value(of: id, in: ws, by: owner, origin: origin).value == "v\(i)")
+        }
+        // The old key still seals a version, so it is not retired.
+        let states = try await h.database.read { db in
+            try await db.raw("SELECT state FROM workspace_keys ORDER BY version").all(decodingColumn: "state", as: String.self)
+        }
+        #expect(states == ["retiring", "active"])
+        let trail = try await h.coffer.secrets.auditTrail(of: ids[7], in: ws, limit: 10, by: owner, origin: origin)
+        let failure = try #require(trail.first { $0.action == "rotated" })
+        #expect(failure.success == false)
+        #expect(try await h.coffer.audit.verify().isIntact)
+        await h.close()
+    }
+
     @Test("master-key rotation rewraps data keys once; the old key alone is then refused")
     func masterKeyRotation() async throws {
         let h = try await Harness.make()
