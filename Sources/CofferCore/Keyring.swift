@@ -70,11 +70,7 @@ public final class Keyring: Sendable {
         let plaintext = try await unseal(
             stored.ciphertext, dekVersion: stored.dekVersion, aad: aad, integrityError: integrityError
         ) { version in
-            do {
-                return try await dataKey(workspaceID: workspaceID, version: version, on: db)
-            } catch let error as KeyError where error.code == .unwrapFailed {
-                throw integrityError
-            }
+            try await dataKey(workspaceID: workspaceID, version: version, on: db)
         }
         guard let text = String(validating: plaintext, as: UTF8.self) else { throw integrityError }
         return text
@@ -108,13 +104,9 @@ public final class Keyring: Sendable {
                     if let source, source.workspace == version.workspaceId, source.version == dekVersion {
                         return source.key
                     }
-                    do {
-                        let key = try await dataKey(workspaceID: version.workspaceId, version: dekVersion, on: db)
-                        source = key.map { (version.workspaceId, dekVersion, $0) }
-                        return key
-                    } catch let error as KeyError where error.code == .unwrapFailed {
-                        throw integrityError
-                    }
+                    let key = try await dataKey(workspaceID: version.workspaceId, version: dekVersion, on: db)
+                    source = key.map { (version.workspaceId, dekVersion, $0) }
+                    return key
                 }
             } catch let error as CofferError where error.code == .integrityCheckFailed {
                 failed.append(version)
@@ -137,15 +129,21 @@ public final class Keyring: Sendable {
     }
 
     /// The plaintext of a stored envelope. Its header must name `dekVersion`, and it must authenticate under that
-    /// data key (from `key`) and `aad`; otherwise `integrityError` is thrown and nothing is returned. The one
-    /// integrity check of stored values, for reads and for re-encryption alike.
+    /// data key (from `key`) and `aad`; otherwise `integrityError` is thrown and nothing is returned. A data key
+    /// whose wrapping does not authenticate counts as the same failure. The one integrity check of stored values,
+    /// for reads and for re-encryption alike.
     private func unseal(
         _ ciphertext: Data, dekVersion: Int, aad: [UInt8], integrityError: CofferError,
         key: (Int) async throws -> EnvelopeKey?
     ) async throws -> [UInt8] {
-        guard let named = try? Envelope.keyVersion(of: ciphertext), Int(named) == dekVersion,
-            let dek = try await key(dekVersion),
-            let plaintext = try? Envelope.open(ciphertext, using: dek, authenticating: aad)
+        guard let named = try? Envelope.keyVersion(of: ciphertext), Int(named) == dekVersion else { throw integrityError }
+        let dek: EnvelopeKey?
+        do {
+            dek = try await key(dekVersion)
+        } catch let error as KeyError where error.code == .unwrapFailed {
+            throw integrityError
+        }
+        guard let dek, let plaintext = try? Envelope.open(ciphertext, using: dek, authenticating: aad)
         else { throw integrityError }
         return plaintext
     }
