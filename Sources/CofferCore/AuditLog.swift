@@ -41,9 +41,8 @@ public struct AuditEvent: Sendable {
 /// - `append(_:on:)` writes inside the caller's transaction, so a change and its record commit together.
 public final class AuditLog: Sendable {
     private let database: any CofferDatabase
-    let macKey: SymmetricKey
-    /// HMAC-SHA256 keyed with `macKey` and nothing hashed yet: each MAC starts from a copy instead of deriving the
-    /// keyed state again (two hash blocks and an allocation, on the single writer's path of every audited write).
+    /// HMAC-SHA256 keyed with the chain key and nothing hashed yet: each MAC starts from a copy instead of deriving
+    /// the keyed state again (two hash blocks and an allocation, on the single writer's path of every audited write).
     private let keyedHMAC: HMAC<SHA256>
     private let clock: @Sendable () -> Date
     private let pending = Mutex<Batch>(Batch())
@@ -74,7 +73,6 @@ public final class AuditLog: Sendable {
 
     init(database: any CofferDatabase, macKey: SymmetricKey, enabled: Bool, clock: @escaping @Sendable () -> Date) {
         self.database = database
-        self.macKey = macKey
         self.keyedHMAC = HMAC<SHA256>(key: macKey)
         self.isEnabled = enabled
         self.clock = clock
@@ -155,7 +153,7 @@ public final class AuditLog: Sendable {
     func checkpoint(seq: Int64, mac: Data) -> Data {
         var bytes = Data((0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * $0)) })
         bytes.append(mac)
-        var hmac = HMAC<SHA256>(key: macKey)
+        var hmac = keyedHMAC
         hmac.update(data: Array("coffer:audit-checkpoint".utf8))
         hmac.update(data: bytes)
         bytes.append(contentsOf: hmac.finalize())
@@ -185,14 +183,10 @@ public final class AuditLog: Sendable {
         return bytes
     }
 
-    /// The chain MAC of a record: HMAC-SHA256(key, previous MAC ‖ length-prefixed fields). The message is laid out
-    /// in one buffer and authenticated in one call: a dozen small updates, each through `DataProtocol`'s regions,
-    /// cost more than the hash (issue 6: the MACs are on the single writer's path of every audited read).
-    static func mac(of record: AuditRecord, previous: Data, key: SymmetricKey) -> Data {
-        mac(of: record, previous: previous, keyed: HMAC<SHA256>(key: key))
-    }
-
-    /// ``mac(of:previous:key:)`` from an HMAC already keyed and still empty.
+    /// The chain MAC of a record: HMAC-SHA256(key, previous MAC ‖ length-prefixed fields), from `keyed`, an HMAC
+    /// keyed with the chain key and still empty (it is copied, never changed). The message is laid out in one
+    /// buffer and authenticated in one call: a dozen small updates, each through `DataProtocol`'s regions, cost
+    /// more than the hash (issue 6: the MACs are on the single writer's path of every audited read).
     static func mac(of record: AuditRecord, previous: Data, keyed: HMAC<SHA256>) -> Data {
         var message: [UInt8] = []
         message.reserveCapacity(previous.count + 256)
