@@ -185,19 +185,16 @@ extension KeyRepository {
 
     /// The keys marked retiring, as (workspace, version).
     public func retiring(on db: any SQLDatabase) async throws -> [DataKeyVersion] {
-        try await db.raw("SELECT workspace_id, version FROM workspace_keys WHERE state = 'retiring'").all().map {
-            DataKeyVersion(workspaceID: try $0.decode(column: "workspace_id", as: String.self),
-                           version: try $0.decode(column: "version", as: Int.self))
-        }
+        try await db.raw("SELECT workspace_id, version FROM workspace_keys WHERE state = 'retiring'").all()
+            .map(DataKeyVersion.init(row:))
     }
 
     /// Every data key that still seals at least one secret version: one pass over the versions (there is no index
     /// on a version's key, which every re-encryption would have to move entry by entry).
     public func inUse(on db: any SQLDatabase) async throws -> Set<DataKeyVersion> {
-        Set(try await db.raw("SELECT DISTINCT workspace_id, dek_version FROM secret_versions").all().map {
-            DataKeyVersion(workspaceID: try $0.decode(column: "workspace_id", as: String.self),
-                           version: try $0.decode(column: "dek_version", as: Int.self))
-        })
+        Set(
+            try await db.raw("SELECT DISTINCT workspace_id, dek_version AS version FROM secret_versions").all()
+                .map(DataKeyVersion.init(row:)))
     }
 
     /// Marks these keys retired, each only if it is still retiring.
@@ -322,6 +319,13 @@ public struct DataKeyVersion: Hashable, Sendable {
     public init(workspaceID: String, version: Int) {
         self.workspaceID = workspaceID
         self.version = version
+    }
+
+    /// From a row with `workspace_id` and `version` columns.
+    init(row: any SQLRow) throws {
+        self.init(
+            workspaceID: try row.decode(column: "workspace_id", as: String.self),
+            version: try row.decode(column: "version", as: Int.self))
     }
 }
 
