@@ -72,31 +72,28 @@ public struct SecretRepository: Sendable {
         let whereClause = conditions.joined(separator: " AND ")
         let liveCount: SQLQueryString =
             "SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)"
-        if filter == SecretFilter() {
-            // Unfiltered: the trigger-kept count, O(1) however many secrets the workspace holds, read by the same
-            // statement as the page (one statement and one read snapshot instead of two; a page past the end,
-            // which has no row to carry it, reads the count on its own).
-            let rows = try await db.raw(
-                """
-                SELECT *, (\(liveCount)) AS coffer_live_count FROM secrets WHERE \(whereClause)
-                ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)
-                """
-            ).all()
-            let total: Int
-            if let first = rows.first {
-                total = try first.decode(column: "coffer_live_count", as: Int?.self) ?? 0
-            } else {
-                total = try await db.raw(liveCount).first(decodingColumn: "live", as: Int.self) ?? 0
-            }
-            return (try rows.map(SecretRecord.init(row:)), total)
+        // Unfiltered, the total is the trigger-kept count, O(1) however many secrets the workspace holds, read by
+        // the page's own statement (one statement and one read snapshot instead of two).
+        let unfiltered = filter == SecretFilter()
+        let countColumn: SQLQueryString = unfiltered ? ", (\(liveCount)) AS coffer_live_count" : ""
+        let rows = try await db.raw(
+            """
+            SELECT *\(countColumn) FROM secrets WHERE \(whereClause)
+            ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)
+            """
+        ).all()
+        let total: Int
+        if unfiltered, let first = rows.first {
+            total = try first.decode(column: "coffer_live_count", as: Int?.self) ?? 0
+        } else if unfiltered {
+            // A page past the end has no row to carry the count.
+            total = try await db.raw(liveCount).first(decodingColumn: "live", as: Int.self) ?? 0
+        } else {
+            total =
+                try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
+                .first(decodingColumn: "n", as: Int.self) ?? 0
         }
-        let total =
-            try await db.raw("SELECT COUNT(*) AS n FROM secrets WHERE \(whereClause)")
-            .first(decodingColumn: "n", as: Int.self) ?? 0
-        let items = try await db.raw(
-            "SELECT * FROM secrets WHERE \(whereClause) ORDER BY name, id LIMIT \(bind: limit) OFFSET \(bind: offset)"
-        ).all().map(SecretRecord.init(row:))
-        return (items, total)
+        return (try rows.map(SecretRecord.init(row:)), total)
     }
 
     /// Every live secret of a workspace with its current version, in name order (for bulk reads).
