@@ -17,6 +17,8 @@ let package = Package(
         // Libraries for the benchmark package in Benchmarks/, which depends on this one by path.
         .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
         .library(name: "CofferCore", targets: ["CofferCore"]),
+        .library(name: "CofferKeys", targets: ["CofferKeys"]),
+        .library(name: "CofferStore", targets: ["CofferStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -9,4 +9,5 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration.metrics = [.wallClock, .throughput, .mallocCountTotal]
     registerCryptoBenchmarks()
     registerTokenBenchmarks()
+    registerServiceBenchmarks()
 }
