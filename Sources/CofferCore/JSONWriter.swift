@@ -36,9 +36,8 @@ public struct JSONWriter {
 
         /// One member; `key` must need no escaping.
         mutating func member(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
-            if !first { writer.bytes.append(UInt8(ascii: ",")) }
+            writer.raw(first ? "\"" : ",\"")
             first = false
-            writer.bytes.append(UInt8(ascii: "\""))
             writer.raw(key)
             writer.raw("\":")
             value(&writer)
@@ -110,8 +109,7 @@ public struct JSONWriter {
         value.makeContiguousUTF8()
         value.utf8.withContiguousStorageIfAvailable { utf8 in
             // Most text needs no escaping: copy it whole, else up to the first byte that does.
-            var clean = 0
-            while clean < utf8.count, !Self.needsEscape(utf8[clean]) { clean += 1 }
+            let clean = Self.cleanPrefixCount(UnsafeRawBufferPointer(utf8))
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<clean]))
             for byte in utf8[clean...] {
                 guard Self.needsEscape(byte) else {
@@ -141,6 +139,26 @@ public struct JSONWriter {
         byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
+    /// How many leading bytes of `text` need no escaping, tested eight at a time: a word is clean when none of
+    /// its bytes is below 0x20, a quote or a backslash (the exact word-wise tests of "Bit Twiddling Hacks",
+    /// `hasless` and `haszero`; bytes of 0x80 and above never match, so UTF-8 sequences pass as they are).
+    static func cleanPrefixCount(_ text: UnsafeRawBufferPointer) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        while index + 8 <= text.count {
+            let word = text.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let control = (word &- ones &* 0x20) & ~word
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let marked = (control | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highBits
+            if marked != 0 { break }
+            index += 8
+        }
+        while index < text.count, !needsEscape(text[index]) { index += 1 }
+        return index
+    }
+
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// `JSONEncoder`'s `.iso8601`: UTC, whole seconds (truncated), `Z`. Computed with integer arithmetic
@@ -157,8 +175,41 @@ public struct JSONWriter {
         let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        bytes.append(UInt8(ascii: "\""))
-        if (1_000...9_999).contains(year) { digits(UInt64(year), width: 4) } else { bytes.append(contentsOf: String(year).utf8) }
+        guard (1_000...9_999).contains(year) else {
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: String(year).utf8)
+            return time(month: month, day: day, secondOfDay: secondOfDay)
+        }
+        // The usual four-digit year: `"yyyy-mm-ddThh:mm:ssZ"`, 22 bytes, composed on the stack and appended once.
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { text in
+            func put(_ value: Int64, _ width: Int, at offset: Int) {
+                var rest = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    text[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+            }
+            text[0] = UInt8(ascii: "\"")
+            put(year, 4, at: 1)
+            text[5] = UInt8(ascii: "-")
+            put(month, 2, at: 6)
+            text[8] = UInt8(ascii: "-")
+            put(day, 2, at: 9)
+            text[11] = UInt8(ascii: "T")
+            put(secondOfDay / 3_600, 2, at: 12)
+            text[14] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, 2, at: 15)
+            text[17] = UInt8(ascii: ":")
+            put(secondOfDay % 60, 2, at: 18)
+            text[20] = UInt8(ascii: "Z")
+            text[21] = UInt8(ascii: "\"")
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[..<22]))
+        }
+    }
+
+    /// The rest of a date after a year outside 1000…9999 (which `JSONEncoder` writes as it is).
+    private mutating func time(month: Int64, day: Int64, secondOfDay: Int64) {
         bytes.append(UInt8(ascii: "-"))
         digits(UInt64(month), width: 2)
         bytes.append(UInt8(ascii: "-"))

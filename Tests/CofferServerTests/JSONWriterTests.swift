@@ -51,6 +51,27 @@ struct JSONWriterTests {
         }))
     }
 
+    @Test("the eight-bytes-at-a-time scan stops exactly where the byte-wise rule does, at every offset and length")
+    func cleanPrefix() {
+        // Every byte that must be escaped, and neighbours that must not be (0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F,
+        // 0x80, 0xFF), each placed at every offset of clean runs of every length up to three words.
+        let special: [UInt8] = Array(0..<0x20) + [0x22, 0x5C]
+        let harmless: [UInt8] = [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xC3, 0xFF, 0x61]
+        for length in 0...24 {
+            for filler in harmless {
+                let clean = [UInt8](repeating: filler, count: length)
+                clean.withUnsafeBytes { #expect(JSONWriter.cleanPrefixCount($0) == length) }
+                for offset in 0..<max(length, 1) where length > 0 {
+                    for byte in special {
+                        var text = clean
+                        text[offset] = byte
+                        text.withUnsafeBytes { #expect(JSONWriter.cleanPrefixCount($0) == offset) }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("stored JSON text (tags, metadata, audit details) is the encoder's, sorted keys and unescaped slashes")
     func storedText() throws {
         let encoder = JSONEncoder()
