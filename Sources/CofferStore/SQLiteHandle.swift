@@ -6,6 +6,7 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 // The SQLite that SQLiteNIO compiles into the binary (its vendored C target, visible to every module that depends
 // on SQLiteNIO, though not a product of it). Coffer drives its connections itself, through the very same copy, so
 // there is one SQLite in the process: two copies would keep separate POSIX lock tables and could corrupt a WAL
@@ -241,18 +242,32 @@ final class SQLiteColumnIndex: Sendable {
     let names: [String]
     /// Per column: its name's length and first and last bytes, compared before the name itself.
     private let signatures: [UInt32]
+    /// The column after the last one found: records read their columns in the table's order, so the next name
+    /// asked for is usually this one's. Only a guess, always checked against the name, so racing rows of the
+    /// same statement can cost each other a scan but never a wrong column.
+    private let expected = Atomic<Int>(0)
+    /// Whether two columns share a name (a join's `id` and `id`): the first one is the answer then.
+    private let hasDuplicateNames: Bool
 
     init(_ statement: OpaquePointer) {
         let count = sqlite_nio_sqlite3_column_count(statement)
         names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
         signatures = names.map(Self.signature)
+        hasDuplicateNames = Set(names).count != names.count
     }
 
-    /// Where the column named `name` is, the first one if several have that name. A scan of a few dozen integers
-    /// costs less than hashing the name (rows are read a column at a time, by name, 18 columns a secret).
+    /// Where the column named `name` is, the first one if several have that name. The expected column is tried
+    /// first (one comparison), then every column by signature: a scan of a few dozen integers costs less than
+    /// hashing the name (rows are read a column at a time, by name, 18 columns a secret).
     func position(of name: String) -> Int? {
+        let guess = expected.load(ordering: .relaxed)
+        if guess < names.count, names[guess] == name, !hasDuplicateNames || !names[..<guess].contains(name) {
+            expected.store(guess + 1, ordering: .relaxed)
+            return guess
+        }
         let signature = Self.signature(name)
         for index in signatures.indices where signatures[index] == signature && names[index] == name {
+            expected.store(index + 1, ordering: .relaxed)
             return index
         }
         return nil
@@ -299,6 +314,9 @@ struct SQLiteResultRow: SQLRow {
             if type == DirectType.int64 { return unsafeBitCast(Int64(integer), to: D.self) }
             if type == DirectType.optionalInt64 { return unsafeBitCast(Int64?.some(Int64(integer)), to: D.self) }
             if type == DirectType.bool, integer == 0 || integer == 1 { return unsafeBitCast(integer == 1, to: D.self) }
+        case .blob(let buffer):
+            // The stored ciphertext of every secret read.
+            if type == DirectType.data { return unsafeBitCast(Data(buffer.readableBytesView), to: D.self) }
         case .null:
             if type == DirectType.optionalString { return unsafeBitCast(String?.none, to: D.self) }
             if type == DirectType.optionalInt { return unsafeBitCast(Int?.none, to: D.self) }

@@ -79,6 +79,11 @@ struct SQLiteHandleTests {
         #expect(try found.decode(column: "ayb", as: Int.self) == 2)
         #expect(try found.decode(column: "id", as: Int.self) == 4)
         #expect(try found.decode(column: "é", as: Int.self) == 5)
+        // After `ayb` the next column is the second `axb`: a name asked for again is still the first of its name.
+        #expect(try found.decode(column: "ayb", as: Int.self) == 2)
+        #expect(try found.decode(column: "axb", as: Int.self) == 1)
+        #expect(try found.decode(column: "ayb", as: Int.self) == 2)
+        #expect(try found.decode(column: "axb", as: Int.self) == 1)
         #expect(!found.contains(column: "azb"))
         #expect(try found.decodeNil(column: "azb"))
         #expect(throws: DecodingError.self) { try found.decode(column: "azb", as: Int.self) }
