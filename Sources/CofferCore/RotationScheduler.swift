@@ -51,7 +51,7 @@ public final class RotationScheduler: Service, Sendable {
     public var dueCounts: DueCounts { counts.withLock { $0 } }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 _ = await self.tick()
                 try? await self.clock.sleep(for: self.interval)

@@ -25,9 +25,7 @@ extension SecretService {
         guard version >= 1 else { throw CofferError.validation("version must be 1 or more") }
         let now = clock()
         return try await database.write { db in
-            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            var record = try await self.secret(secretID, in: workspaceID, on: db)
             guard let stored = try await self.secrets.version(version, of: secretID, on: db) else {
                 throw CofferError(.secretNotFound, "That version does not exist (or is beyond the kept versions).")
             }
@@ -35,18 +33,11 @@ extension SecretService {
             record.currentVersion += 1
             try await self.storeVersion(
                 value, of: record, version: record.currentVersion, by: principal.userID, at: now, on: db)
-            record.updatedByUserId = principal.userID
-            record.updatedAt = now.millis
-            try await self.secrets.update(record, on: db)
-            try await self.audit.append(
-                [
-                    AuditEvent(
-                        action: .updated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
-                        origin: origin,
-                        details: [
-                            "rollback_to": .number(Double(version)), "version": .number(Double(record.currentVersion)),
-                        ], success: true)
-                ], on: db)
+            let details: [String: JSONValue] = [
+                "rollback_to": .number(Double(version)), "version": .number(Double(record.currentVersion)),
+            ]
+            try await self.save(
+                &record, by: principal.userID, at: now, audit: .updated, details: details, origin: origin, on: db)
             return SecretMetadata(record)
         }
     }
@@ -59,24 +50,16 @@ extension SecretService {
             .write, in: workspaceID, principal: principal, action: .updated, secretID: secretID, origin: origin)
         let now = clock()
         return try await database.write { db in
-            guard var record = try await self.secrets.findAny(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            var record = try await self.secret(secretID, in: workspaceID, includingDeleted: true, on: db)
             guard record.deletedAt != nil else { return SecretMetadata(record) }
             guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {
                 throw CofferError(.secretNameConflict, "A live secret now has that name; rename or delete it first.")
             }
             record.deletedAt = nil
             record.isActive = true
-            record.updatedByUserId = principal.userID
-            record.updatedAt = now.millis
-            try await self.secrets.update(record, on: db)
-            try await self.audit.append(
-                [
-                    AuditEvent(
-                        action: .restored, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
-                        origin: origin, details: ["name": .string(record.name)], success: true)
-                ], on: db)
+            let details: [String: JSONValue] = ["name": .string(record.name)]
+            try await self.save(
+                &record, by: principal.userID, at: now, audit: .restored, details: details, origin: origin, on: db)
             return SecretMetadata(record)
         }
     }
@@ -85,9 +68,7 @@ extension SecretService {
     /// linger in the write-ahead log.
     func purge(_ secretID: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin) async throws {
         try await database.write { db in
-            guard let record = try await self.secrets.findAny(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            let record = try await self.secret(secretID, in: workspaceID, includingDeleted: true, on: db)
             try await self.secrets.purge(id: secretID, on: db)
             try await self.audit.append(
                 [

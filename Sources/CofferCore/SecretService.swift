@@ -225,9 +225,7 @@ public final class SecretService: Sendable {
         let metadata = try patch.metadata.map(Self.encodeMetadata)
         let now = clock()
         return try await database.write { db in
-            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            var record = try await self.secret(secretID, in: workspaceID, on: db)
             var changed: [JSONValue] = []
             if let type { record.secretType = type.rawValue; changed.append("secret_type") }
             if let usage = patch.usage { record.usage = usage; changed.append("usage") }
@@ -244,17 +242,11 @@ public final class SecretService: Sendable {
                 try await self.storeVersion(value, of: record, version: record.currentVersion, by: principal.userID, at: now, on: db)
                 changed.append("value")
             }
-            record.updatedByUserId = principal.userID
-            record.updatedAt = now.millis
-            try await self.secrets.update(record, on: db)
-            try await self.audit.append(
-                [
-                    AuditEvent(
-                        action: .updated, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
-                        origin: origin,
-                        details: ["fields": .array(changed), "version": .number(Double(record.currentVersion))],
-                        success: true)
-                ], on: db)
+            let details: [String: JSONValue] = [
+                "fields": .array(changed), "version": .number(Double(record.currentVersion)),
+            ]
+            try await self.save(
+                &record, by: principal.userID, at: now, audit: .updated, details: details, origin: origin, on: db)
             return SecretMetadata(record)
         }
     }
@@ -267,9 +259,7 @@ public final class SecretService: Sendable {
             .write, in: workspaceID, principal: principal, action: .rotated, secretID: secretID, origin: origin)
         if let newValue { try validateValue(newValue, field: "new_value") }
         return try await database.write { db in
-            guard let record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            let record = try await self.secret(secretID, in: workspaceID, on: db)
             return try await self.rotate(record, to: newValue, by: principal.userID, origin: origin, on: db)
         }
     }
@@ -292,18 +282,10 @@ public final class SecretService: Sendable {
         try await self.storeVersion(value, of: record, version: record.currentVersion, by: userID, at: now, on: db)
         record.lastRotatedAt = now.millis
         record.rotationDueAt = RotationPolicy(rawValue: record.rotationPolicy)?.dueDate(after: now)?.millis
-        record.updatedByUserId = userID
-        record.updatedAt = now.millis
-        try await self.secrets.update(record, on: db)
         var details: [String: JSONValue] = ["version": .number(Double(record.currentVersion))]
         if userID == nil { details["by"] = "rotation_scheduler" }
         if newValue == nil { details["generated"] = .bool(true) }
-        try await self.audit.append(
-            [
-                AuditEvent(
-                    action: .rotated, workspaceID: record.workspaceId, secretID: record.id, userID: userID,
-                    origin: origin, details: details, success: true)
-            ], on: db)
+        try await save(&record, by: userID, at: now, audit: .rotated, details: details, origin: origin, on: db)
         return SecretMetadata(record)
     }
 
@@ -317,20 +299,12 @@ public final class SecretService: Sendable {
         if purge { return try await self.purge(secretID, in: workspaceID, by: principal, origin: origin) }
         let now = clock()
         try await database.write { db in
-            guard var record = try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: db) else {
-                throw CofferError(.secretNotFound, "Secret not found.")
-            }
+            var record = try await self.secret(secretID, in: workspaceID, on: db)
             record.deletedAt = now.millis
             record.isActive = false
-            record.updatedByUserId = principal.userID
-            record.updatedAt = now.millis
-            try await self.secrets.update(record, on: db)
-            try await self.audit.append(
-                [
-                    AuditEvent(
-                        action: .deleted, workspaceID: workspaceID, secretID: secretID, userID: principal.userID,
-                        origin: origin, details: ["name": .string(record.name)], success: true)
-                ], on: db)
+            let details: [String: JSONValue] = ["name": .string(record.name)]
+            try await self.save(
+                &record, by: principal.userID, at: now, audit: .deleted, details: details, origin: origin, on: db)
         }
     }
 
@@ -346,10 +320,41 @@ public final class SecretService: Sendable {
         }.map(AuditEntryView.init)
     }
 
+    /// A live secret of the workspace, read outside any transaction.
+    /// - Throws: `secret_not_found`.
     func find(_ secretID: String, in workspaceID: String) async throws -> SecretRecord {
-        guard let record = try await database.read({ try await self.secrets.find(id: secretID, workspaceID: workspaceID, on: $0) })
-        else { throw CofferError(.secretNotFound, "Secret not found.") }
+        try await database.read { try await self.secret(secretID, in: workspaceID, on: $0) }
+    }
+
+    /// A secret of the workspace inside an open transaction: a live one, or with `includingDeleted` a deleted one
+    /// too.
+    /// - Throws: `secret_not_found`, also for another workspace's secret.
+    func secret(
+        _ secretID: String, in workspaceID: String, includingDeleted: Bool = false, on db: any SQLDatabase
+    ) async throws -> SecretRecord {
+        let record =
+            includingDeleted
+            ? try await secrets.findAny(id: secretID, workspaceID: workspaceID, on: db)
+            : try await secrets.find(id: secretID, workspaceID: workspaceID, on: db)
+        guard let record else { throw CofferError(.secretNotFound, "Secret not found.") }
         return record
+    }
+
+    /// Saves a changed secret as changed by `userID` (`nil`: Coffer itself) at `time`, and its successful audit
+    /// record `action` with `details`, in the caller's transaction: the change and its record commit together.
+    func save(
+        _ record: inout SecretRecord, by userID: String?, at time: Date, audit action: AuditAction,
+        details: [String: JSONValue], origin: RequestOrigin, on db: any SQLDatabase
+    ) async throws {
+        record.updatedByUserId = userID
+        record.updatedAt = time.millis
+        try await secrets.update(record, on: db)
+        try await audit.append(
+            [
+                AuditEvent(
+                    action: action, workspaceID: record.workspaceId, secretID: record.id, userID: userID,
+                    origin: origin, details: details, success: true)
+            ], on: db)
     }
 
     /// Seals and stores a new version, then destroys versions beyond the configured limit.

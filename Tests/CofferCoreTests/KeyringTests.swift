@@ -77,7 +77,7 @@ struct KeyringTests {
         try await h.tamper("UPDATE secret_versions SET ciphertext = \(bind: fromA) WHERE secret_id = \(bind: c.id)")
         await expectIntegrityFailure(h, other.id, c.id, owner)
         // A wrapped DEK swapped between workspaces does not unwrap.
-        try await h.coffer.close()
+        await h.coffer.close()
         await h.close(removing: false)
         let h2 = try await Harness.make(directory: h.directory, masterKey: h.masterKey)
         let dekA = try await h2.database.read { db in
