@@ -93,6 +93,10 @@ public final class KeyRotationService: Service, Sendable {
             while !Task.isCancelled {
                 do {
                     try await self.runPending()
+                    // A job whose final step failed (retiring the keys no version uses any more) is completed all
+                    // the same and will not run again: that step is retried here, in the background, on every start
+                    // and every wake-up. With no key retiring it is one query on the small table of data keys.
+                    try await self.retireUnusedKeys()
                 } catch {
                     self.logger.error("key re-encryption paused; will retry", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(5))

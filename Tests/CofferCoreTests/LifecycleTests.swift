@@ -140,6 +140,33 @@ struct LifecycleTests {
         await h2.close()
     }
 
+    @Test("keys left retiring by a completed job (its last step failed) are retired by the background service")
+    func retiringKeysAreRetiredLater() async throws {
+        let h = try await Harness.make()
+        let (owner, ws) = try await setUp(h)
+        _ = try await h.coffer.secrets.create(SecretCreate(name: "S", value: "v"), in: ws, by: owner, origin: origin)
+        _ = try await h.coffer.keyRotation.rotateKey(workspaceID: nil, by: owner.userID, origin: origin)
+        try await h.coffer.keyRotation.runPending()
+        func states() async throws -> [String] {
+            try await h.database.read { db in
+                try await db.raw("SELECT state FROM workspace_keys ORDER BY version").all(decodingColumn: "state", as: String.self)
+            }
+        }
+        #expect(try await states() == ["retired", "active"])
+        // As if the job's final write had failed after the job was marked completed.
+        try await h.tamper("UPDATE workspace_keys SET state = 'retiring' WHERE state = 'retired'")
+        let service = Task { try await h.coffer.keyRotation.run() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await states() != ["retired", "active"], ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        service.cancel()
+        _ = await service.result
+        #expect(try await states() == ["retired", "active"])
+        #expect(try await h.coffer.secrets.list(in: ws, limit: 10, offset: 0, by: owner, origin: origin).total == 1)
+        await h.close()
+    }
+
     @Test("a version that fails its integrity check is left under its old key and counted; the job re-seals the rest")
     func reencryptionSkipsDamagedVersions() async throws {
         let h = try await Harness.make()
