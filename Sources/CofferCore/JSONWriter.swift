@@ -175,52 +175,26 @@ public struct JSONWriter {
         let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        guard (1_000...9_999).contains(year) else {
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: String(year).utf8)
-            return time(month: month, day: day, secondOfDay: secondOfDay)
-        }
-        // The usual four-digit year: `"yyyy-mm-ddThh:mm:ssZ"`, 22 bytes, composed on the stack and appended once.
-        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &text) { text in
-            func put(_ value: Int64, _ width: Int, at offset: Int) {
-                var rest = value
-                for position in stride(from: offset + width - 1, through: offset, by: -1) {
-                    text[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
+        bytes.append(UInt8(ascii: "\""))
+        if (1_000...9_999).contains(year) { digits(UInt64(year), width: 4) } else { bytes.append(contentsOf: String(year).utf8) }
+        // The rest, `-mm-ddThh:mm:ssZ"`, is 17 bytes of fixed width: composed on the stack and appended once.
+        var tail: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &tail) { tail in
+            // A separator, then a two-digit field (every field here is below 100).
+            func put(_ separator: Unicode.Scalar, _ value: Int64, at offset: Int) {
+                tail[offset] = UInt8(ascii: separator)
+                tail[offset + 1] = UInt8(ascii: "0") + UInt8(value / 10)
+                tail[offset + 2] = UInt8(ascii: "0") + UInt8(value % 10)
             }
-            text[0] = UInt8(ascii: "\"")
-            put(year, 4, at: 1)
-            text[5] = UInt8(ascii: "-")
-            put(month, 2, at: 6)
-            text[8] = UInt8(ascii: "-")
-            put(day, 2, at: 9)
-            text[11] = UInt8(ascii: "T")
-            put(secondOfDay / 3_600, 2, at: 12)
-            text[14] = UInt8(ascii: ":")
-            put(secondOfDay / 60 % 60, 2, at: 15)
-            text[17] = UInt8(ascii: ":")
-            put(secondOfDay % 60, 2, at: 18)
-            text[20] = UInt8(ascii: "Z")
-            text[21] = UInt8(ascii: "\"")
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[..<22]))
+            put("-", month, at: 0)
+            put("-", day, at: 3)
+            put("T", secondOfDay / 3_600, at: 6)
+            put(":", secondOfDay / 60 % 60, at: 9)
+            put(":", secondOfDay % 60, at: 12)
+            tail[15] = UInt8(ascii: "Z")
+            tail[16] = UInt8(ascii: "\"")
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: tail[..<17]))
         }
-    }
-
-    /// The rest of a date after a year outside 1000…9999 (which `JSONEncoder` writes as it is).
-    private mutating func time(month: Int64, day: Int64, secondOfDay: Int64) {
-        bytes.append(UInt8(ascii: "-"))
-        digits(UInt64(month), width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        digits(UInt64(day), width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        digits(UInt64(secondOfDay / 3_600), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(UInt64(secondOfDay / 60 % 60), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(UInt64(secondOfDay % 60), width: 2)
-        raw("Z\"")
     }
 
     /// Quotient rounded down and the non-negative remainder.
