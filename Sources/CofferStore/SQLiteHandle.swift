@@ -246,14 +246,15 @@ final class SQLiteColumnIndex: Sendable {
     /// asked for is usually this one's. Only a guess, always checked against the name, so racing rows of the
     /// same statement can cost each other a scan but never a wrong column.
     private let expected = Atomic<Int>(0)
-    /// Whether two columns share a name (a join's `id` and `id`): the first one is the answer then.
-    private let hasDuplicateNames: Bool
+    /// Per column: whether it is the first of its name (a join can repeat one, and the first is the answer then).
+    private let isFirstOfName: [Bool]
 
     init(_ statement: OpaquePointer) {
         let count = sqlite_nio_sqlite3_column_count(statement)
         names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
         signatures = names.map(Self.signature)
-        hasDuplicateNames = Set(names).count != names.count
+        var seen = Set<String>()
+        isFirstOfName = names.map { seen.insert($0).inserted }
     }
 
     /// Where the column named `name` is, the first one if several have that name. The expected column is tried
@@ -261,7 +262,7 @@ final class SQLiteColumnIndex: Sendable {
     /// hashing the name (rows are read a column at a time, by name, 18 columns a secret).
     func position(of name: String) -> Int? {
         let guess = expected.load(ordering: .relaxed)
-        if guess < names.count, names[guess] == name, !hasDuplicateNames || !names[..<guess].contains(name) {
+        if guess < names.count, isFirstOfName[guess], names[guess] == name {
             expected.store(guess + 1, ordering: .relaxed)
             return guess
         }
