@@ -88,15 +88,15 @@ public final class KeyRotationService: Service, Sendable {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var wakeups = self.wake.makeAsyncIterator()
             while !Task.isCancelled {
                 do {
-                    try await self.runPending()
                     // A job whose final step failed (retiring the keys no version uses any more) is completed all
                     // the same and will not run again: that step is retried here, in the background, on every start
-                    // and every wake-up. With no key retiring it is one query on the small table of data keys.
-                    try await self.retireUnusedKeys()
+                    // and wake-up that found no job to run (a job that ran has just taken that step itself). With
+                    // no key retiring it is one query on the small table of data keys.
+                    if try await self.runPending() == 0 { try await self.retireUnusedKeys() }
                 } catch {
                     self.logger.error("key re-encryption paused; will retry", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(5))
@@ -107,11 +107,15 @@ public final class KeyRotationService: Service, Sendable {
         }
     }
 
-    /// Runs every unfinished job to completion (used at start-up to resume, and by the background loop).
-    public func runPending() async throws {
-        for job in try await database.read({ try await self.jobs.running(on: $0) }) {
+    /// Runs every unfinished job to completion (used at start-up to resume, and by the background loop); returns
+    /// how many there were.
+    @discardableResult
+    public func runPending() async throws -> Int {
+        let pending = try await database.read { try await self.jobs.running(on: $0) }
+        for job in pending {
             try await runJob(job)
         }
+        return pending.count
     }
 
     /// One batch in one transaction, until nothing in the job's scope is stale. Returns batches run.
