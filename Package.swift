@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -63,8 +65,11 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -110,17 +115,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The store every test runs on (SQLite, or PostgreSQL when scripts/test provides a server).
+        .target(
+            name: "CofferTestSupport",
+            dependencies: ["CofferStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/CofferTestSupport",
+            swiftSettings: testSettings
+        ),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], swiftSettings: testSettings),
         .testTarget(name: "CofferKeysTests", dependencies: ["CofferKeys", "CofferCrypto"], swiftSettings: testSettings),
         .testTarget(
             name: "CofferStoreTests",
-            dependencies: ["CofferStore", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CofferStore", "CofferTestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: testSettings
         ),
         .testTarget(
             name: "CofferCoreTests",
             dependencies: [
-                "CofferCore", "CofferStore", "CofferKeys", "CofferCrypto",
+                "CofferCore", "CofferStore", "CofferKeys", "CofferCrypto", "CofferTestSupport",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "CofferServerTests",
             dependencies: [
-                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore",
+                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -161,10 +161,17 @@ public final class Coffer: Sendable {
                     + "Start with the original COFFER_MASTER_KEY or master.key; to change keys, give the old one "
                     + "as COFFER_PREVIOUS_MASTER_KEY.")
         }
-        let instanceKey = KeyMaterial.generate()
-        let wrapped = try await keyring.wrap(instanceKey, context: instanceKeyContext)
-        try await database.write { db in try await meta.set(instanceKeyName, wrapped, on: db) }
-        return instanceKey
+        // First start. Another instance on the same database may be starting too: the key is stored only if
+        // none is yet, inside the write (writes are serialized), and whichever key is stored is the one used.
+        let generated = KeyMaterial.generate()
+        let wrapped = try await keyring.wrap(generated, context: instanceKeyContext)
+        let stored = try await database.write { db -> Data in
+            if let existing = try await meta.get(instanceKeyName, on: db) { return existing }
+            try await meta.set(instanceKeyName, wrapped, on: db)
+            return wrapped
+        }
+        if stored == wrapped { return generated }
+        return try await loadInstanceKey(database: database, keyring: keyring, previous: previous, logger: logger)
     }
 
     /// Whether the store answers and the key provider can wrap and unwrap.

@@ -87,8 +87,19 @@ public final class KeyRotationService: Service, Sendable {
         try await database.read { try await self.jobs.recent(limit: limit, on: $0) }.map(KeyRotationJobView.init)
     }
 
+    /// How often the service looks for jobs it was not woken for: started by another instance on the same
+    /// database, or left unfinished by one that died.
+    static let pollInterval: Duration = .seconds(10)
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            let poller = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.pollInterval)
+                    self.wakeContinuation.yield()
+                }
+            }
+            defer { poller.cancel() }
             var wakeups = self.wake.makeAsyncIterator()
             while !Task.isCancelled {
                 do {
@@ -98,6 +109,7 @@ public final class KeyRotationService: Service, Sendable {
                     // no key retiring it is one query on the small table of data keys.
                     if try await self.runPending() == 0 { try await self.retireUnusedKeys() }
                 } catch {
+                    if Task.isCancelled { return }
                     self.logger.error("key re-encryption paused; will retry", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(5))
                     continue
@@ -108,14 +120,17 @@ public final class KeyRotationService: Service, Sendable {
     }
 
     /// Runs every unfinished job to completion (used at start-up to resume, and by the background loop); returns
-    /// how many there were.
+    /// how many there were. Jobs run on one instance at a time: when another instance on the same database is
+    /// running them, this returns 0 at once.
     @discardableResult
     public func runPending() async throws -> Int {
-        let pending = try await database.read { try await self.jobs.running(on: $0) }
-        for job in pending {
-            try await runJob(job)
-        }
-        return pending.count
+        try await database.exclusively(.keyReencryption) {
+            let pending = try await self.database.read { try await self.jobs.running(on: $0) }
+            for job in pending {
+                try await self.runJob(job)
+            }
+            return pending.count
+        } ?? 0
     }
 
     /// One batch in one transaction, until nothing in the job's scope is stale. Returns batches run.

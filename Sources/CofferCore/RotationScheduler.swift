@@ -65,23 +65,14 @@ public final class RotationScheduler: Service, Sendable {
         var report = Report(rotated: 0, failed: 0, pruned: 0, counts: dueCounts)
         let origin = RequestOrigin(userAgent: "coffer-rotation-scheduler")
         do {
-            let due = try await database.read { db in
-                try await SecretRepository().dueGenerated(before: self.now().millis, limit: 1000, on: db)
+            // Rotation and pruning run on one instance at a time; every instance refreshes its own due counts.
+            let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int) in
+                try await self.rotateDueAndPrune(origin: origin)
             }
-            for candidate in due {
-                do {
-                    try await database.write { db in
-                        // Re-read inside the transaction: a user may have rotated or deleted it meanwhile.
-                        guard let fresh = try await SecretRepository().find(id: candidate.id, workspaceID: candidate.workspaceId, on: db),
-                            let dueAt = fresh.rotationDueAt, dueAt <= self.now().millis
-                        else { return }
-                        _ = try await self.secrets.rotate(fresh, to: nil, by: nil, origin: origin, on: db)
-                    }
-                    report.rotated += 1
-                } catch {
-                    report.failed += 1
-                    logger.error("automatic rotation failed", metadata: ["secret_id": "\(candidate.id)", "error": "\(error)"])
-                }
+            if let (rotated, failed, pruned) = done {
+                report.rotated = rotated
+                report.failed = failed
+                report.pruned = pruned
             }
             let current = now()
             let soon = current.addingTimeInterval(7 * 86_400).millis
@@ -90,12 +81,36 @@ public final class RotationScheduler: Service, Sendable {
             }
             report.counts = DueCounts(due: due7, overdue: overdue)
             counts.withLock { $0 = report.counts }
-            if audit.isEnabled {
-                report.pruned = try await audit.prune(olderThanDays: settings.auditRetentionDays)
-            }
         } catch {
             logger.error("rotation scheduler tick failed", metadata: ["error": "\(error)"])
         }
         return report
+    }
+
+    /// Rotates the generated secrets that are due and prunes audit records past retention: (rotated, failed,
+    /// pruned).
+    private func rotateDueAndPrune(origin: RequestOrigin) async throws -> (Int, Int, Int) {
+        var rotated = 0
+        var failed = 0
+        let due = try await database.read { db in
+            try await SecretRepository().dueGenerated(before: self.now().millis, limit: 1000, on: db)
+        }
+        for candidate in due {
+            do {
+                try await database.write { db in
+                    // Re-read inside the transaction: a user may have rotated or deleted it meanwhile.
+                    guard let fresh = try await SecretRepository().find(id: candidate.id, workspaceID: candidate.workspaceId, on: db),
+                        let dueAt = fresh.rotationDueAt, dueAt <= self.now().millis
+                    else { return }
+                    _ = try await self.secrets.rotate(fresh, to: nil, by: nil, origin: origin, on: db)
+                }
+                rotated += 1
+            } catch {
+                failed += 1
+                logger.error("automatic rotation failed", metadata: ["secret_id": "\(candidate.id)", "error": "\(error)"])
+            }
+        }
+        let pruned = audit.isEnabled ? try await audit.prune(olderThanDays: settings.auditRetentionDays) : 0
+        return (rotated, failed, pruned)
     }
 }

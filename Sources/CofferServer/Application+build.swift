@@ -29,8 +29,10 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
         logger.critical(
             "ENABLE_SECRET_AUDIT_LOGGING=false: secret access is NOT being audited. Do not run production like this.")
     }
-    let database = try await SQLiteDatabaseStore.open(
-        path: directory.appendingPathComponent("coffer.db").path, logger: logger)
+    let location = try StoreLocation.from(
+        environment: configuration.environment, dataDirectory: configuration.dataDirectory)
+    logger.info("store", metadata: ["location": "\(location)"])
+    let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
         database: database, provider: provider, previousProvider: previous, jwtKey: jwtKey,
         settings: configuration.settings, logger: logger)

@@ -34,6 +34,13 @@ struct APIError: Error {
             return (APIError(status: status, code: error.code.rawValue, message: error.publicMessage), status.code < 500)
         case let error as StoreError where error.code == .conflict:
             return (APIError(status: .conflict, code: "conflict", message: "That record already exists."), true)
+        case let error as StoreError where error.code == .unavailable:
+            return (
+                APIError(
+                    status: .serviceUnavailable, code: "store_unavailable",
+                    message: "The database is unavailable; try again shortly.", retryAfter: 1),
+                false
+            )
         case is NIOTooManyBytesError:
             return (APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large."), true)
         case let error as any HTTPResponseError:

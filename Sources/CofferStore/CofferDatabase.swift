@@ -17,6 +17,10 @@ public protocol CofferDatabase: Sendable {
     /// place; this also truncates the write-ahead log that still holds older page images.
     func compact() async throws
     func close() async
+    /// Runs `body` only if no other process sharing this database is running `task` (`nil` if one is): background
+    /// work that one instance at a time must do. The claim ends when `body` returns or throws, or when the process
+    /// that holds it dies.
+    func exclusively<T: Sendable>(_ task: BackgroundTask, _ body: @Sendable () async throws -> T) async throws -> T?
     /// Where tasks that mostly wait on `write` should run, if the store commits on a thread of its own: they then
     /// resume without queueing behind request tasks. `nil`: anywhere.
     var writeExecutor: (any TaskExecutor)? { get }
@@ -24,6 +28,14 @@ public protocol CofferDatabase: Sendable {
 
 extension CofferDatabase {
     public var writeExecutor: (any TaskExecutor)? { nil }
+}
+
+/// Background work that runs on one instance at a time (``CofferDatabase/exclusively(_:_:)``).
+public enum BackgroundTask: Int, Sendable {
+    /// The data-key re-encryption job.
+    case keyReencryption = 1
+    /// The rotation scheduler's tick (automatic rotation, audit retention).
+    case rotationScheduler = 2
 }
 
 /// The SQL dialects Coffer's schema is written for.
@@ -36,6 +48,13 @@ public enum SQLDialectKind: String, Sendable {
 }
 
 extension SQLDatabase {
+    /// Whether this connection speaks PostgreSQL (else SQLite).
+    var isPostgres: Bool { dialect.name == "postgresql" }
+
+    /// The column that orders secret versions by where they are stored, stable across updates: SQLite's `rowid`,
+    /// PostgreSQL's identity column `pos` (its `ctid` changes on every update).
+    var versionPosition: String { isPostgres ? "pos" : "rowid" }
+
     /// Runs a statement that returns no rows.
     func exec(_ query: SQLQueryString) async throws { try await raw(query).run() }
 

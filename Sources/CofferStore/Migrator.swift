@@ -180,9 +180,37 @@ public enum Migrator {
         },
         // The number of live secrets per workspace, kept by triggers so that no write path can forget it: an
         // unfiltered list reads its `total` from one row instead of counting the workspace (O(secrets)).
-        // (A PostgreSQL dialect needs the same triggers as PL/pgSQL functions.)
-        Migration(version: 5, name: "live secret counts") { _ in
-            [
+        Migration(version: 5, name: "live secret counts") { dialect in
+            guard dialect == .sqlite else {
+                return [
+                    "CREATE TABLE workspace_secret_counts (workspace_id TEXT PRIMARY KEY, live BIGINT NOT NULL)",
+                    """
+                    INSERT INTO workspace_secret_counts (workspace_id, live)
+                    SELECT workspace_id, COUNT(*) FROM secrets WHERE deleted_at IS NULL GROUP BY workspace_id
+                    """,
+                    """
+                    CREATE FUNCTION coffer_count_live_secrets() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL THEN
+                            UPDATE workspace_secret_counts SET live = live - 1 WHERE workspace_id = OLD.workspace_id;
+                        END IF;
+                        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                            INSERT INTO workspace_secret_counts AS c (workspace_id, live)
+                            VALUES (NEW.workspace_id, CASE WHEN NEW.deleted_at IS NULL THEN 1 ELSE 0 END)
+                            ON CONFLICT (workspace_id) DO UPDATE
+                            SET live = c.live + CASE WHEN NEW.deleted_at IS NULL THEN 1 ELSE 0 END;
+                        END IF;
+                        RETURN NULL;
+                    END
+                    $$
+                    """,
+                    """
+                    CREATE TRIGGER secrets_count AFTER INSERT OR DELETE OR UPDATE OF deleted_at, workspace_id
+                    ON secrets FOR EACH ROW EXECUTE FUNCTION coffer_count_live_secrets()
+                    """,
+                ]
+            }
+            return [
                 "CREATE TABLE workspace_secret_counts (workspace_id TEXT PRIMARY KEY, live BIGINT NOT NULL)",
                 """
                 INSERT INTO workspace_secret_counts (workspace_id, live)
@@ -251,7 +279,7 @@ public enum Migrator {
                 "CREATE INDEX secret_audits_by_time ON secret_audits(created_at)",
             ]
         },
-        Migration(version: 7, name: "secret versions carry their workspace, without an index on their key") { _ in
+        Migration(version: 7, name: "secret versions carry their workspace, without an index on their key") { dialect in
             // The DEK re-encryption job selects the versions of a workspace that are sealed under an older key.
             // Through a join to `secrets` that cost two b-tree seeks per version at random (secret ids are random
             // UUIDs): past the page cache, a page read from the OS for most versions (issue 6). A version's
@@ -260,6 +288,8 @@ public enum Migrator {
             // The index on `dek_version` served only the check for unused keys at the end of a job, which now
             // reads the versions once instead; every re-sealed version moved an entry in it (SQLite alone: about
             // 40% more re-sealed versions a second without it).
+            // On PostgreSQL, whose row addresses (ctid) change on every update, an identity column gives the job
+            // the stable storage-order position that SQLite's rowid is.
             [
                 "DROP INDEX secret_versions_by_dek",
                 "ALTER TABLE secret_versions ADD COLUMN workspace_id TEXT",
@@ -267,7 +297,10 @@ public enum Migrator {
                 UPDATE secret_versions SET workspace_id = (
                     SELECT s.workspace_id FROM secrets s WHERE s.id = secret_versions.secret_id)
                 """,
-            ]
+            ] + (dialect == .sqlite ? [] : [
+                "ALTER TABLE secret_versions ADD COLUMN pos BIGINT GENERATED ALWAYS AS IDENTITY",
+                "CREATE UNIQUE INDEX secret_versions_by_pos ON secret_versions(pos)",
+            ])
         },
         Migration(version: 8, name: "re-encryption jobs count the versions they could not re-seal") { _ in
             // A version that fails authentication is left under its old key and counted, instead of stopping the
@@ -279,6 +312,13 @@ public enum Migrator {
     /// The newest schema version this build knows.
     public static var latestVersion: Int { migrations.last!.version }
 
+    /// The newest migration recorded in the database, or 0.
+    static func appliedVersion(on db: any SQLDatabase) async throws -> Int {
+        let latest = try await db.raw("SELECT MAX(version) AS v FROM schema_migrations")
+            .first(decodingColumn: "v", as: Int?.self)
+        return (latest ?? nil) ?? 0
+    }
+
     /// Applies the migrations after the database's version, through `target` (the tests stop early to build an
     /// older database).
     static func migrate(_ database: any CofferDatabase, through target: Int = latestVersion) async throws {
@@ -287,10 +327,7 @@ public enum Migrator {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
             )
         }
-        let applied = try await database.read { db in
-            try await db.raw("SELECT MAX(version) AS v FROM schema_migrations").first(decodingColumn: "v", as: Int?.self)
-                ?? nil
-        } ?? 0
+        let applied = try await database.read { try await appliedVersion(on: $0) }
         guard applied <= latestVersion else {
             throw StoreError(
                 .schemaTooNew,
@@ -299,6 +336,9 @@ public enum Migrator {
         }
         for migration in migrations where migration.version > applied && migration.version <= target {
             try await database.write { db in
+                // Writes are serialized across every process on the database: another instance starting at the
+                // same time may have applied this migration since the read above.
+                guard try await appliedVersion(on: db) < migration.version else { return }
                 for statement in migration.statements(database.dialect) {
                     try await db.exec(SQLQueryString(statement))
                 }

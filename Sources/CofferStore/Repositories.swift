@@ -249,7 +249,7 @@ public struct KeyRotationRepository: Sendable {
     /// Secret versions (of one workspace, or all) sealed under a key older than their workspace's newest active key,
     /// in storage order after `cursor`, so a job walks the table once instead of rescanning resealed rows.
     ///
-    /// Storage (rowid) order, not (secret, version) order: secret ids are random, so key order visits the table's
+    /// Storage (rowid; on PostgreSQL the identity column `pos`) order, not (secret, version) order: secret ids are random, so key order visits the table's
     /// pages at random, and each batch dirtied (and wrote to the log) about one page per version; in storage
     /// order a batch of 2,000 versions touches about a hundred (issue 6: 16,000 → 75,000 updates a second in
     /// SQLite alone). Rowids are stable: Coffer never runs `VACUUM`, the one thing that renumbers them.
@@ -257,13 +257,14 @@ public struct KeyRotationRepository: Sendable {
     public func stale(
         workspaceID: String?, after cursor: VersionCursor? = nil, limit: Int, on db: any SQLDatabase
     ) async throws -> [StaleVersion] {
-        let start: SQLQueryString = cursor.map { "AND v.rowid > \(bind: $0.position)" } ?? ""
+        let column = db.versionPosition
+        let start: SQLQueryString = cursor.map { "AND v.\(unsafeRaw: column) > \(bind: $0.position)" } ?? ""
         let rows = try await db.raw(
             """
-            SELECT v.rowid AS position, v.secret_id, v.version, v.ciphertext, v.dek_version, v.workspace_id,
-                k.version AS target_version
+            SELECT v.\(unsafeRaw: column) AS position, v.secret_id, v.version, v.ciphertext, v.dek_version,
+                v.workspace_id, k.version AS target_version
             \(staleVersions(workspaceID)) \(start)
-            ORDER BY v.rowid
+            ORDER BY v.\(unsafeRaw: column)
             LIMIT \(bind: limit)
             """
         ).all()
@@ -305,7 +306,7 @@ public struct KeyRotationRepository: Sendable {
             """
             UPDATE secret_versions SET ciphertext = r.column3, dek_version = r.column4
             FROM (VALUES \(rows)) AS r
-            WHERE secret_versions.rowid = r.column1 AND secret_versions.dek_version = r.column2
+            WHERE secret_versions.\(unsafeRaw: db.versionPosition) = r.column1 AND secret_versions.dek_version = r.column2
             """
         }
     }

@@ -32,13 +32,11 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     private let writeLock = AsyncLock()
     private let writerThread = DedicatedThreadExecutor.writer
     public var writeExecutor: (any TaskExecutor)? { writerThread }
-    private let pendingWrites = Mutex(PendingWrites())
+    private let writes = GroupCommitQueue(executor: DedicatedThreadExecutor.writer)
     /// Checkpoints run off the writer thread so far (for the tests).
     var checkpoints: Int { checkpointer.completed.load(ordering: .relaxed) }
     /// Transactions committed for `write`s (the tests check that concurrent writes share them).
     let groupTransactions = Atomic<Int>(0)
-    /// Most write bodies one transaction takes, so that a group's latency stays bounded.
-    static let maxGroup = 64
     /// Idle read connections kept open; more are opened while reads overlap, and closed when they end.
     static let idleReaders = 8
     private let logger: Logger
@@ -141,100 +139,26 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        // The body is queued for whoever commits the group but never outlives this call: it is dropped before
-        // this write is finished (``GroupedWrite/run(on:)``).
-        try await withoutActuallyEscaping(body) { body in
-            let outcome = WriteOutcome<T>()
-            let write = GroupedWrite { db in
-                do {
-                    outcome.value = .success(try await body(db))
-                } catch {
-                    outcome.value = .failure(error)
-                }
-                return outcome.succeeded
-            }
-            let startFlusher = pendingWrites.withLock { pending -> Bool in
-                pending.writes.append(write)
-                if pending.flushing { return false }
-                pending.flushing = true
-                return true
-            }
-            // With no commit under way, a flusher starts on the writer thread and commits this write at once;
-            // writes that arrive meanwhile wait for it and then go together. The caller's own task stays off the
-            // writer thread: what it does after its write must not delay the next commit.
-            if startFlusher { Task(executorPreference: writerThread) { await self.flushWrites() } }
-            try await write.finished()
-            switch outcome.value! {
-            case .success(let value): return value
-            case .failure(let error): throw StoreError.translate(error)
-            }
-        }
+        try await writes.submit(body, translate: StoreError.translate) { await self.commit($0) }
     }
 
-    /// The next group: up to ``maxGroup`` writes in arrival order; when none is left, the store is idle again.
-    private func takeGroup() -> [GroupedWrite] {
-        pendingWrites.withLock { pending -> [GroupedWrite] in
-            let count = min(pending.writes.count, Self.maxGroup)
-            let group = Array(pending.writes.prefix(count))
-            pending.writes.removeFirst(count)
-            if group.isEmpty { pending.flushing = false }
-            return group
-        }
-    }
-
-    /// Commits queued writes, a group at a time, until none is left.
-    private func flushWrites() async {
-        while true {
-            let group = takeGroup()
-            if group.isEmpty { return }
-            await writeLock.withLock { await commit(group) }
-        }
-    }
-
-    /// One transaction for `group`: each body in its own savepoint, then one durable commit. Runs on the writer
-    /// thread, under the write lock, the only user of the writer connection.
+    /// One transaction for `group`, on the writer thread, under the write lock: the only user of the writer
+    /// connection. The commit waits for the disk there (the log is checkpointed elsewhere).
     private func commit(_ group: [GroupedWrite]) async {
-        let db = SQLiteHandleDatabase(handle: writer, logger: logger)
-        var failure: (any Error)?
-        do {
-            try writer.run("BEGIN IMMEDIATE", [])
-            if group.count == 1 {
-                // Alone in its group (the usual case without contention): the transaction is the write's own, and
-                // a failed body rolls all of it back, with no savepoint statements around it.
-                guard await group[0].run(on: db) else { throw BodyFailed() }
-            } else {
-                for write in group {
-                    try writer.run("SAVEPOINT coffer_write", [])
-                    if await write.run(on: db) {
-                        try writer.run("RELEASE coffer_write", [])
-                    } else {
-                        try writer.run("ROLLBACK TO coffer_write", [])
-                        try writer.run("RELEASE coffer_write", [])
-                    }
-                }
-            }
-            // The commit waits for the disk, on the writer thread (the log is checkpointed elsewhere).
-            try writer.run("COMMIT", [])
-            groupTransactions.add(1, ordering: .relaxed)
-        } catch is BodyFailed {
-            // A lone write's body threw: roll its transaction back; the caller reads its own error.
-            do {
-                try writer.run("ROLLBACK", [])
-            } catch {
-                logger.error("ROLLBACK failed", metadata: ["error": "\(error)"])
-            }
-        } catch {
-            // The transaction itself failed (a savepoint, the commit, or an error that made SQLite roll back on
-            // its own): nothing of the group is applied, and every write of it fails.
-            failure = StoreError.translate(error)
-            for write in group { write.drop() }
-            do {
-                try writer.run("ROLLBACK", [])
-            } catch {
-                logger.debug("ROLLBACK after a failed group", metadata: ["error": "\(error)"])
-            }
+        await writeLock.withLock {
+            let db = SQLiteHandleDatabase(handle: writer, logger: logger)
+            let committed = await GroupCommitQueue.runGroup(
+                group, on: db, begin: ["BEGIN IMMEDIATE"], translate: StoreError.translate
+            ) { sql in try writer.run(sql, []) }
+            if committed { groupTransactions.add(1, ordering: .relaxed) }
         }
-        for write in group { write.finish(failure: failure) }
+    }
+
+    /// Runs `body`: one process at a time uses a SQLite file, so nothing else can hold the task.
+    public func exclusively<T: Sendable>(
+        _ task: BackgroundTask, _ body: @Sendable () async throws -> T
+    ) async throws -> T? {
+        try await body()
     }
 
     public func compact() async throws {
@@ -270,77 +194,8 @@ extension StoreError {
     }
 }
 
-/// A lone write's body threw (its error is in its outcome).
-private struct BodyFailed: Error {}
-
 /// Idle read connections.
 private struct ReaderPool {
     var idle: [SQLiteHandle] = []
     var closed = false
-}
-
-/// Writes waiting for the next group commit.
-private struct PendingWrites {
-    var writes: [GroupedWrite] = []
-    var flushing = false
-}
-
-/// The result of one write body, read by its caller once the group has committed.
-private final class WriteOutcome<T: Sendable>: @unchecked Sendable {
-    /// Set by the flusher before it resumes the caller, read by the caller after: never at the same time.
-    var value: Result<T, any Error>?
-
-    var succeeded: Bool {
-        if case .success = value { return true }
-        return false
-    }
-}
-
-/// One queued `write`: its body (until it has run), and whether its group has committed.
-private final class GroupedWrite: @unchecked Sendable {
-    /// Only the committing task touches `body`, one group at a time.
-    private var body: ((any SQLDatabase) async -> Bool)?
-    private struct Completion {
-        var result: Result<Void, any Error>?
-        var waiter: CheckedContinuation<Void, any Error>?
-    }
-    private let completion = Mutex(Completion())
-
-    init(body: @escaping (any SQLDatabase) async -> Bool) {
-        self.body = body
-    }
-
-    /// Runs the body (once); `false` if it threw. The body is released right after, before its caller can resume.
-    func run(on db: any SQLDatabase) async -> Bool {
-        guard let body else { return false }
-        self.body = nil
-        return await body(db)
-    }
-
-    /// Releases a body that will not run.
-    func drop() { body = nil }
-
-    /// Ends the write: with the group's failure if the transaction failed, else for the caller to read its own
-    /// outcome.
-    func finish(failure: (any Error)?) {
-        body = nil
-        let result: Result<Void, any Error> = failure.map { .failure($0) } ?? .success(())
-        let waiter = completion.withLock { completion -> CheckedContinuation<Void, any Error>? in
-            completion.result = result
-            defer { completion.waiter = nil }
-            return completion.waiter
-        }
-        waiter?.resume(with: result)
-    }
-
-    /// Returns once ``finish(failure:)`` has run (at once if it already has).
-    func finished() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let result = completion.withLock { completion -> Result<Void, any Error>? in
-                if completion.result == nil { completion.waiter = continuation }
-                return completion.result
-            }
-            if let result { continuation.resume(with: result) }
-        }
-    }
 }

@@ -29,7 +29,7 @@ struct CofferCommand: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, LoginCommand.self, LogoutCommand.self, WorkspaceCommand.self, SecretsCommand.self,
             RunCommand.self, ImportCommand.self, ExportCommand.self, FernetCommand.self, AuditCommand.self,
-            KeygenCommand.self,
+            KeygenCommand.self, BackupCommand.self, RestoreCommand.self, StorageCommand.self,
         ]
     )
 
@@ -66,6 +66,11 @@ struct ServerCommand: AsyncParsableCommand {
         discussion: """
             Settings come from these flags or the environment (flags win):
               COFFER_HOST, COFFER_PORT, COFFER_DATA_DIR      where to listen and keep data
+              COFFER_DATABASE_URL (or DATABASE_URL)          postgres://user:pass@host:5432/db?sslmode=
+                                                             disable|prefer|require|verify-full: PostgreSQL,
+                                                             for several instances; unset: SQLite in the data dir
+              COFFER_DATABASE_POOL_SIZE (10),                PostgreSQL connections; the longest a database
+                COFFER_DATABASE_TIMEOUT_SECONDS (5)          call may take before it fails with 503
               COFFER_MASTER_KEY (or SECRET_ENCRYPTION_KEY,   base64 of 32 bytes; otherwise <data>/master.key,
                 ENCRYPTION_KEY)                              generated on first start outside production
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
@@ -186,7 +191,8 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Check the audit log's hash chain offline.",
         discussion: """
-            Reads <data-dir>/coffer.db with the master key (COFFER_MASTER_KEY or <data-dir>/master.key) and
+            Reads <data-dir>/coffer.db, or the PostgreSQL database of COFFER_DATABASE_URL, with the master key
+            (COFFER_MASTER_KEY or <data-dir>/master.key) and
             recomputes every record's MAC. Exits 0 when the chain is intact, 1 when a record was edited, deleted,
             inserted or reordered (the first bad sequence number is printed), 1 on any other error.
             """
@@ -204,13 +210,13 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         logger.logLevel = .error
         do {
             let directory = URL(fileURLWithPath: dataDir ?? environment["COFFER_DATA_DIR"] ?? "./data", isDirectory: true)
-            let databasePath = directory.appendingPathComponent("coffer.db").path
-            guard FileManager.default.fileExists(atPath: databasePath) else {
+            let location = try StoreLocation.from(environment: environment, dataDirectory: directory.path)
+            if case .sqlite(let databasePath) = location, !FileManager.default.fileExists(atPath: databasePath) {
                 throw ConfigurationError("No Coffer database at \(databasePath).")
             }
             let loader = KeyLoader(environment: environment, dataDirectory: directory, logger: logger)
             let masterKey = try loader.masterKey(generate: false).key
-            let database = try await SQLiteDatabaseStore.open(path: databasePath, readerCount: 1, logger: logger)
+            let database = try await location.open(logger: logger, readerCount: 1)
             let coffer = try await Coffer.open(
                 database: database, provider: LocalKeyProvider(masterKey: masterKey),
                 jwtKey: KeyMaterial.generate(), logger: logger)

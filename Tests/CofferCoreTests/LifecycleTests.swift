@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferKeys
 import CofferStore
+import CofferTestSupport
 import Crypto
 import Foundation
 import SQLKit
@@ -106,8 +107,7 @@ struct LifecycleTests {
         var settings = CofferSettings()
         settings.bcryptCost = 4
         settings.reencryptionBatchSize = 25
-        let store = try await SQLiteDatabaseStore.open(
-            path: h.directory.appendingPathComponent("coffer.db").path, logger: .init(label: "test"))
+        let store = try await TestStore.open(h.directory)
         let interrupted = try await Coffer.open(
             database: store, provider: LocalKeyProvider(masterKey: h.masterKey), jwtKey: SymmetricKey(size: .bits256),
             settings: settings)
@@ -219,8 +219,7 @@ struct LifecycleTests {
         let s = try await h.coffer.secrets.create(SecretCreate(name: "K", value: "kept"), in: ws, by: owner, origin: origin)
         await h.close(removing: false)
         let newKey = KeyMaterial.generate()
-        let store = try await SQLiteDatabaseStore.open(
-            path: h.directory.appendingPathComponent("coffer.db").path, logger: .init(label: "test"))
+        let store = try await TestStore.open(h.directory)
         let before = try await store.read { db in
             try await db.raw("SELECT ciphertext FROM secret_versions").all(decodingColumn: "ciphertext", as: Data.self)
         }
@@ -259,9 +258,9 @@ struct LifecycleTests {
         #expect(result.isIntact)
         #expect(result.checked == 2)
         // Tampering after a prune is still found; so is a forged checkpoint.
-        try await h.tamper("UPDATE secret_audits SET success = 0 WHERE seq = 5")
+        try await h.tamper("UPDATE secret_audits SET success = FALSE WHERE seq = 5")
         #expect(try await h.coffer.audit.verify().firstBadSequence == 5)
-        try await h.tamper("UPDATE secret_audits SET success = 1 WHERE seq = 5")
+        try await h.tamper("UPDATE secret_audits SET success = TRUE WHERE seq = 5")
         #expect(try await h.coffer.audit.verify().isIntact)
         try await h.tamper("UPDATE coffer_meta SET value = \(bind: Data(repeating: 1, count: 72)) WHERE key = 'audit_checkpoint'")
         #expect(try await !h.coffer.audit.verify().isIntact)
@@ -302,7 +301,7 @@ struct LifecycleTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-noaudit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteDatabaseStore.open(path: directory.appendingPathComponent("coffer.db").path, logger: .init(label: "t"))
+        let store = try await TestStore.open(directory)
         var settings = CofferSettings()
         settings.bcryptCost = 4
         settings.auditEnabled = false
@@ -322,7 +321,7 @@ struct LifecycleTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-versions-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteDatabaseStore.open(path: directory.appendingPathComponent("coffer.db").path, logger: .init(label: "t"))
+        let store = try await TestStore.open(directory)
         var settings = CofferSettings()
         settings.bcryptCost = 4
         settings.maxVersions = 3

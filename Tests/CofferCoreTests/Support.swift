@@ -1,6 +1,5 @@
-import SQLKit
-import Synchronization
 import CofferCrypto
+import CofferTestSupport
 import CofferKeys
 import CofferStore
 import Crypto
@@ -18,14 +17,14 @@ final class TestClock: Sendable {
     func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
-/// The real SQLite store, with a switch that makes writes fail and a counter of write transactions.
+/// The real store, with a switch that makes writes fail and a counter of write transactions.
 final class InstrumentedDatabase: CofferDatabase {
-    let inner: SQLiteDatabaseStore
+    let inner: any CofferDatabase
     let failWrites = Atomic<Bool>(false)
     let writeCount = Atomic<Int>(0)
     var dialect: SQLDialectKind { inner.dialect }
 
-    init(_ inner: SQLiteDatabaseStore) { self.inner = inner }
+    init(_ inner: any CofferDatabase) { self.inner = inner }
 
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await inner.read(body)
@@ -38,6 +37,9 @@ final class InstrumentedDatabase: CofferDatabase {
     }
 
     func compact() async throws { try await inner.compact() }
+    func exclusively<T: Sendable>(_ task: BackgroundTask, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await inner.exclusively(task, body)
+    }
     var writeExecutor: (any TaskExecutor)? { inner.writeExecutor }
 
     func close() async { await inner.close() }
@@ -57,9 +59,7 @@ struct Harness {
         let directory =
             directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("coffer-core-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try await SQLiteDatabaseStore.open(
-            path: directory.appendingPathComponent("coffer.db").path, logger: Logger(label: "test"))
-        let database = InstrumentedDatabase(store)
+        let database = InstrumentedDatabase(try await TestStore.open(directory))
         var settings = CofferSettings()
         settings.bcryptCost = 4
         let coffer = try await Coffer.open(

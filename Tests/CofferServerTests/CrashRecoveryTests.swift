@@ -30,6 +30,32 @@ final class ServerProcess {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
+    /// The server's address, to call from concurrent tasks.
+    var endpoint: ServerEndpoint { ServerEndpoint(base: base) }
+
+    func waitHealthy(seconds: Int = 60) async -> Bool { await endpoint.waitHealthy(seconds: seconds) }
+
+    func call(_ method: HTTPMethod, _ path: String, token: String? = nil, body: String? = nil) async throws -> (Int, [String: Any]) {
+        try await endpoint.call(method, path, token: token, body: body)
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A Coffer server's base URL and the calls the tests make to it.
+struct ServerEndpoint: Sendable {
+    let base: String
+
     /// Waits (bounded) until /health answers 200.
     func waitHealthy(seconds: Int = 60) async -> Bool {
         for _ in 0..<(seconds * 10) {
@@ -52,18 +78,6 @@ final class ServerProcess {
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let json = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any] ?? [:]
         return (Int(response.status.code), json)
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
     }
 }
 

@@ -212,6 +212,7 @@ final class LockedBox<Value: Sendable>: Sendable {
     init(_ value: Value) { storage = Mutex(value) }
     func get() -> Value { storage.withLock { $0 } }
     func set(_ value: Value) { storage.withLock { $0 = value } }
+    func update<T>(_ body: (inout Value) -> T) -> T { storage.withLock { body(&$0) } }
 }
 
 import Synchronization

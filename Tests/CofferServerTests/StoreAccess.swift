@@ -1,16 +1,15 @@
 import CofferStore
+import CofferTestSupport
 import Foundation
 import Logging
 import SQLKit
 
-/// Direct access to a server's database file, as an attacker with file access would have.
+/// Direct access to a server's database, as an attacker with access to it would have.
 struct CofferStoreAccess {
-    let store: SQLiteDatabaseStore
+    let store: any CofferDatabase
 
     static func open(_ directory: URL) async throws -> CofferStoreAccess {
-        CofferStoreAccess(
-            store: try await SQLiteDatabaseStore.open(
-                path: directory.appendingPathComponent("coffer.db").path, readerCount: 1, logger: Logger(label: "attacker")))
+        CofferStoreAccess(store: try await TestStore.open(directory))
     }
 
     func copyCiphertext(from source: String, to target: String) async throws {

@@ -2,6 +2,7 @@ import CofferCore
 import CofferCrypto
 import CofferKeys
 import CofferStore
+import CofferTestSupport
 import Crypto
 import Foundation
 import HTTPTypes
@@ -119,6 +120,7 @@ struct LiveServer {
 func withLiveServer(
     environment: [String: String] = [:],
     logs: LogCapture = LogCapture(),
+    store: StoreLocation? = nil,
     _ body: @Sendable (LiveServer, URL) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-server-\(UUID().uuidString)")
@@ -132,8 +134,9 @@ func withLiveServer(
     let clock = TestClock()
     try prepareDataDirectory(directory, logger: logger)
     let loader = KeyLoader(environment: environment, dataDirectory: directory, logger: logger)
-    let database = try await SQLiteDatabaseStore.open(
-        path: directory.appendingPathComponent("coffer.db").path, logger: logger)
+    let location: StoreLocation
+    if let store { location = store } else { location = try await TestStore.location(for: directory) }
+    let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
         database: database, provider: LocalKeyProvider(masterKey: try loader.masterKey().key),
         jwtKey: try loader.jwtSecret().key, settings: configuration.settings, clock: { clock.now })

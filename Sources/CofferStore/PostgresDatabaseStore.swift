@@ -1,0 +1,246 @@
+import Foundation
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import Synchronization
+
+/// PostgreSQL, for several Coffer instances on one database (`COFFER_DATABASE_URL`).
+///
+/// - Connections come from postgres-nio's `PostgresClient` pool; SQL statement logging is off, so bound values
+///   (ciphertexts, password hashes) never reach a log, and the password appears in no log or error.
+/// - Writes: group commit per instance (``GroupCommitQueue``), and every write transaction first takes one
+///   transaction-level advisory lock, so write transactions are serialized across every instance on the database
+///   as they are within one. That is what keeps the audit chain one chain: the head a transaction reads is the
+///   head it extends. PostgreSQL's own commit (`synchronous_commit` on, the default) makes an acknowledged write
+///   durable.
+/// - Reads run in a read-only `REPEATABLE READ` transaction: every statement of one `read` sees the same snapshot.
+/// - Every `read` and `write` is bounded by ``timeout``: a database that is down or unreachable fails requests
+///   with `store_unavailable` instead of holding them, and the pool reconnects on its own once it is back.
+///   The server side bounds the rest: a write waits at most `lock_timeout` for another instance's lock, and a
+///   transaction left open by a stopped instance is ended by `idle_in_transaction_session_timeout`.
+public final class PostgresDatabaseStore: CofferDatabase {
+    public let dialect = SQLDialectKind.postgres
+    public let url: PostgresURL
+    /// The longest a `read` or `write` (including the wait for a connection) may take.
+    public let timeout: Duration
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let writes = GroupCommitQueue(executor: nil)
+    private let writeLock = AsyncLock()
+    private let logger: Logger
+
+    /// The transaction-level advisory lock every write transaction holds (any constant no other application on
+    /// the database uses: "coffer" in ASCII).
+    static let writeLockKey: Int64 = 0x636F_6666_6572
+
+    private init(url: PostgresURL, client: PostgresClient, runner: Task<Void, Never>, timeout: Duration, logger: Logger) {
+        self.url = url
+        self.client = client
+        self.runner = runner
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Connects (checking that the server answers within `timeout`) and applies pending schema migrations.
+    /// - Throws: ``StoreError`` `.unavailable` when the server cannot be reached or refuses the credentials.
+    public static func open(
+        url: PostgresURL, poolSize: Int = 10, timeout: Duration = .seconds(5), logger: Logger
+    ) async throws -> PostgresDatabaseStore {
+        try await open(url: url, poolSize: poolSize, timeout: timeout, logger: logger, schemaThrough: Migrator.latestVersion)
+    }
+
+    static func open(
+        url: PostgresURL, poolSize: Int, timeout: Duration, logger: Logger, schemaThrough: Int
+    ) async throws -> PostgresDatabaseStore {
+        var configuration = try url.clientConfiguration(poolSize: poolSize)
+        let seconds = max(1, timeout.components.seconds)
+        configuration.options.additionalStartupParameters += [
+            ("lock_timeout", "\(seconds * 1000)"),
+            ("idle_in_transaction_session_timeout", "\(max(30, seconds * 4) * 1000)"),
+        ]
+        // The pool's own messages (connection failures) at warning and above; they carry no credentials.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let runner = Task { await client.run() }
+        let store = PostgresDatabaseStore(url: url, client: client, runner: runner, timeout: timeout, logger: logger)
+        do {
+            _ = try await store.read { db in try await db.raw("SELECT 1 AS one").all() }
+            try await Migrator.migrate(store, through: schemaThrough)
+        } catch {
+            await store.close()
+            throw StoreError(
+                .unavailable, "Cannot use the PostgreSQL database at \(url): \(Self.translate(error)).")
+        }
+        return store
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await withoutActuallyEscaping(body) { body in
+                try await bounded {
+                    try await self.client.withConnection { connection in
+                        try await self.transaction(
+                            on: connection, begin: "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+                    }
+                }
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs `body` in one transaction on `connection`: committed if it returns, rolled back if it throws.
+    private func transaction<T>(
+        on connection: PostgresConnection, begin: String, _ body: (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        try await run(begin, on: connection)
+        do {
+            let value = try await body(connection.sql(queryLogLevel: nil, logger: logger))
+            try await run("COMMIT", on: connection)
+            return value
+        } catch {
+            try? await run("ROLLBACK", on: connection)
+            throw error
+        }
+    }
+
+    private func run(_ sql: String, on connection: PostgresConnection) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writes.submit(body, translate: Self.translate) { await self.commit($0) }
+    }
+
+    /// One transaction for `group` under the cross-instance write lock. Groups of this instance go one at a time.
+    private func commit(_ group: [GroupedWrite]) async {
+        await writeLock.withLock {
+            let started = Atomic<Bool>(false)
+            do {
+                try await bounded {
+                    try await self.client.withConnection { connection in
+                        started.store(true, ordering: .relaxed)
+                        await GroupCommitQueue.runGroup(
+                            group, on: connection.sql(queryLogLevel: nil, logger: self.logger),
+                            begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
+                            translate: Self.translate
+                        ) { sql in try await self.run(sql, on: connection) }
+                    }
+                }
+            } catch {
+                // No connection within the time allowed: the group never started, and fails as a whole.
+                if !started.load(ordering: .relaxed) { GroupCommitQueue.fail(group, with: Self.translate(error)) }
+            }
+        }
+    }
+
+    /// Runs `operation`, failing with `store_unavailable` when it takes longer than ``timeout`` (it is cancelled).
+    private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError(.unavailable, "The database did not answer in time.")
+            }
+            return value
+        }
+    }
+
+    /// Runs `body` only if no other process on this database is running `task`; `nil` when one is. The claim is a
+    /// session-level advisory lock on a connection held for the duration: it ends with `body`, or when this
+    /// process dies and its connection closes, so another instance takes the work over.
+    public func exclusively<T: Sendable>(
+        _ task: BackgroundTask, _ body: @Sendable () async throws -> T
+    ) async throws -> T? {
+        let key = Self.writeLockKey + Int64(task.rawValue)
+        return try await withoutActuallyEscaping(body) { body in
+            try await self.client.withConnection { connection -> T? in
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(\(key))"), logger: self.logger)
+                var claimed = false
+                for try await (value) in rows.decode(Bool.self) { claimed = value }
+                guard claimed else { return nil }
+                do {
+                    let value = try await body()
+                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                    return value
+                } catch {
+                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Rewrites the table of secret versions (`VACUUM FULL`), so that rows deleted by a purge are in none of its
+    /// current files. It holds an exclusive lock on that table while it runs (reads of values wait for it).
+    public func compact() async throws {
+        try await bounded {
+            try await self.client.withConnection { connection in
+                try await self.run("VACUUM (FULL) secret_versions", on: connection)
+            }
+        }
+    }
+
+    /// Stops the pool. Idempotent.
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// Maps driver errors to store errors: unique violations become `.conflict`, lost or refused connections
+    /// `.unavailable`. The server's message is kept out (it may quote a value); its SQLSTATE is kept.
+    static func translate(_ error: any Error) -> any Error {
+        if error is StoreError || error is CancellationError { return error }
+        guard let psql = error as? PSQLError else { return error }
+        if let state = psql.serverInfo?[.sqlState] {
+            switch state {
+            case "23505":
+                return StoreError(.conflict, "A record with that identity already exists.")
+            case "55P03", "57014", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
+                // lock timeout, statement cancelled, server shutting down, too many connections, connection lost
+                return StoreError(.unavailable, "The database is unavailable (SQLSTATE \(state)).")
+            case "28P01", "28000":
+                return StoreError(.unavailable, "The database refused the credentials (SQLSTATE \(state)).")
+            case "3D000":
+                return StoreError(.unavailable, "The database does not exist (SQLSTATE \(state)).")
+            default:
+                return StoreError(.queryFailed, "A database statement failed (SQLSTATE \(state)).")
+            }
+        }
+        switch psql.code {
+        case .server:
+            return StoreError(.queryFailed, "A database statement failed.")
+        default:
+            return StoreError(.unavailable, "The database connection failed (\(psql.code)).")
+        }
+    }
+}
+
+extension PostgresDatabaseStore {
+    /// Creates an empty database `name` on the server of `url` (for set-up scripts and tests); `name` must be a
+    /// plain identifier (letters, digits, `_`).
+    public static func createDatabase(named name: String, on url: PostgresURL, logger: Logger) async throws {
+        guard !name.isEmpty, name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 < 128 && isalnum(Int32($0)) != 0) })
+        else { throw StoreError(.unavailable, "A database name must be letters, digits and underscores.") }
+        let client = PostgresClient(configuration: try url.clientConfiguration(poolSize: 2), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            do {
+                try await client.withConnection { connection in
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+                }
+            } catch {
+                throw translate(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import CofferCore
+import CofferCrypto
+import CofferKeys
+import CofferServer
+import CofferStore
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Offline operations on a store: what an operator runs with the server stopped (or, for `backup`, running).
+struct StorageOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The server's data directory (default ./data, or COFFER_DATA_DIR).")
+    var dataDir: String?
+
+    var directory: URL {
+        URL(fileURLWithPath: dataDir ?? ProcessInfo.processInfo.environment["COFFER_DATA_DIR"] ?? "./data", isDirectory: true)
+    }
+
+    var databasePath: String { directory.appendingPathComponent("coffer.db").path }
+
+    /// The master key from COFFER_MASTER_KEY or <data-dir>/master.key (never generated here).
+    func masterKey(logger: Logger) throws -> LocalKeyProvider {
+        let loader = KeyLoader(environment: ProcessInfo.processInfo.environment, dataDirectory: directory, logger: logger)
+        return LocalKeyProvider(masterKey: try loader.masterKey(generate: false).key)
+    }
+}
+
+/// Runs `body`, printing a failure as `coffer: message` and exiting 1.
+private func reportingFailure(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("coffer: \(userMessage(error))\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+/// Opens a Coffer over `database` with `provider` and checks its audit chain; closes it.
+/// - Throws: a ``ConfigurationError`` naming the first bad record if the chain does not verify.
+private func verifyAuditChain(_ database: any CofferDatabase, provider: LocalKeyProvider, what: String) async throws -> Int {
+    var logger = Logger(label: "coffer")
+    logger.logLevel = .error
+    let coffer = try await Coffer.open(database: database, provider: provider, jwtKey: KeyMaterial.generate(), logger: logger)
+    let result: AuditVerification
+    do {
+        result = try await coffer.audit.verify()
+    } catch {
+        await coffer.close()
+        throw error
+    }
+    await coffer.close()
+    if let bad = result.firstBadSequence {
+        throw ConfigurationError("The audit chain of \(what) does not verify (first bad record: sequence \(bad)).")
+    }
+    return result.checked
+}
+
+struct StorageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storage",
+        abstract: "Move a store between databases.",
+        subcommands: [StorageMigrateCommand.self]
+    )
+}
+
+struct StorageMigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy a SQLite store into an empty PostgreSQL database.",
+        discussion: """
+            Stop the server first. The ciphertexts are copied as they are, never decrypted, so the PostgreSQL
+            instances must use the same COFFER_MASTER_KEY (or <data-dir>/master.key). The source's audit chain is
+            verified first, every table's row count is compared inside the copy's one transaction, and the chain is
+            verified again on the target: all or nothing. A target that already holds data is refused.
+            The URL may come from COFFER_DATABASE_URL instead of --to, which keeps its password out of `ps`.
+            """
+    )
+
+    @OptionGroup var options: StorageOptions
+
+    @Option(help: "postgres://user:password@host:5432/database?sslmode=… (default: COFFER_DATABASE_URL).")
+    var to: String?
+
+    func run() async throws {
+        var logger = Logger(label: "coffer")
+        logger.logLevel = .error
+        try await reportingFailure {
+            let environment = ProcessInfo.processInfo.environment
+            guard let text = to ?? environment["COFFER_DATABASE_URL"] ?? environment["DATABASE_URL"] else {
+                throw ConfigurationError("Give the target with --to postgres://… or COFFER_DATABASE_URL.")
+            }
+            let url = try PostgresURL(text)
+            guard FileManager.default.fileExists(atPath: options.databasePath) else {
+                throw ConfigurationError("No Coffer database at \(options.databasePath).")
+            }
+            let provider = try options.masterKey(logger: logger)
+            let source = try await SQLiteDatabaseStore.open(path: options.databasePath, readerCount: 1, logger: logger)
+            let records = try await verifyAuditChain(source, provider: provider, what: options.databasePath)
+            let reopened = try await SQLiteDatabaseStore.open(path: options.databasePath, readerCount: 1, logger: logger)
+            let target: any CofferDatabase
+            do {
+                target = try await PostgresDatabaseStore.open(url: url, poolSize: 2, timeout: .seconds(60), logger: logger)
+            } catch {
+                await reopened.close()
+                throw error
+            }
+            let copied: [String: Int]
+            do {
+                copied = try await StoreCopy.copy(from: reopened, to: target)
+            } catch {
+                await reopened.close()
+                await target.close()
+                throw error
+            }
+            await reopened.close()
+            do {
+                _ = try await verifyAuditChain(target, provider: provider, what: "\(url)")
+            } catch {
+                let cleanup = try await PostgresDatabaseStore.open(url: url, poolSize: 2, timeout: .seconds(60), logger: logger)
+                try? await StoreCopy.erase(cleanup)
+                await cleanup.close()
+                throw error
+            }
+            for (table, count) in copied.sorted(by: { $0.key < $1.key }) {
+                print("\(table): \(count)")
+            }
+            print("copied to \(url); audit chain verified (\(records) records)")
+        }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write a consistent snapshot of the SQLite store to a new file.",
+        discussion: """
+            Safe while the server runs (SQLite's VACUUM INTO). The snapshot holds wrapped keys only: restoring it
+            needs the master key, which is not in it (back up COFFER_MASTER_KEY or <data-dir>/master.key apart).
+            For PostgreSQL use pg_dump (README.md, "Running several instances").
+            """
+    )
+
+    @OptionGroup var options: StorageOptions
+
+    @Option(help: "The new file to write (mode 0600; an existing file is refused).")
+    var out: String
+
+    func run() async throws {
+        try await reportingFailure {
+            try SQLiteDatabaseStore.backup(databaseAt: options.databasePath, to: out)
+            print("backup written to \(out)")
+        }
+    }
+}
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Replace the SQLite store with a backup, after checking it.",
+        discussion: """
+            Stop the server first. The backup is checked before anything is replaced: the configured master key
+            (COFFER_MASTER_KEY or <data-dir>/master.key) must unwrap it and its audit chain must verify. The
+            database it replaces is kept beside it as coffer.db.replaced-<time>.
+            """
+    )
+
+    @Argument(help: "A file written by `coffer backup`.")
+    var file: String
+
+    @OptionGroup var options: StorageOptions
+
+    func run() async throws {
+        var logger = Logger(label: "coffer")
+        logger.logLevel = .error
+        try await reportingFailure {
+            guard FileManager.default.fileExists(atPath: file) else { throw ConfigurationError("No file at \(file).") }
+            let provider = try options.masterKey(logger: logger)
+            let fileManager = FileManager.default
+            let staging = options.databasePath + ".restoring"
+            for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: staging + suffix) }
+            let previous = umask(0o077)
+            defer { umask(previous) }
+            try fileManager.copyItem(atPath: file, toPath: staging)
+            do {
+                let store = try await SQLiteDatabaseStore.open(path: staging, readerCount: 1, logger: logger)
+                let records = try await verifyAuditChain(store, provider: provider, what: file)
+                let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+                if fileManager.fileExists(atPath: options.databasePath) {
+                    for suffix in ["", "-wal", "-shm"] where fileManager.fileExists(atPath: options.databasePath + suffix) {
+                        try fileManager.moveItem(
+                            atPath: options.databasePath + suffix, toPath: options.databasePath + ".replaced-\(stamp)" + suffix)
+                    }
+                }
+                for suffix in ["-wal", "-shm"] { try? fileManager.removeItem(atPath: staging + suffix) }
+                try fileManager.moveItem(atPath: staging, toPath: options.databasePath)
+                print("restored \(file) into \(options.databasePath); audit chain verified (\(records) records)")
+            } catch {
+                for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: staging + suffix) }
+                throw error
+            }
+        }
+    }
+}
