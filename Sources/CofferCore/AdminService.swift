@@ -45,7 +45,7 @@ public final class AdminService: Sendable {
     public func rotationStatus(by principal: Principal, origin: RequestOrigin) async throws -> RotationStatusView {
         try await requireAdmin(principal, operation: "rotation-status", origin: origin)
         let jobs = try await rotation.status()
-        return RotationStatusView(inProgress: jobs.contains { $0.status == "running" }, jobs: jobs)
+        return RotationStatusView(inProgress: jobs.contains { $0.status == .running }, jobs: jobs)
     }
 
     /// Seed 004's health shape: `{current_backend, health_status: {<backend>: {healthy, key_id, last_check}}}`.

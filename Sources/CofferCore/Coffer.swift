@@ -42,8 +42,8 @@ public struct CofferSettings: Sendable {
 /// stored instance key (an authenticated-encryption check value), so a wrong key is reported at start-up, never
 /// at the first read.
 public final class Coffer: Sendable {
-    public let database: any CofferDatabase
-    public let keyring: Keyring
+    let database: any CofferDatabase
+    let keyring: Keyring
     public let accounts: AccountService
     public let workspaces: WorkspaceService
     public let secrets: SecretService
@@ -92,6 +92,7 @@ public final class Coffer: Sendable {
         clock: @escaping @Sendable () -> Date = { Date() }, schedulerInterval: Duration = .seconds(60),
         schedulerClock: any Clock<Duration> = ContinuousClock()
     ) async throws -> Coffer {
+        let database = DomainDatabase(store: database)
         let keyring = Keyring(provider: provider)
         let instanceKey: SymmetricKey
         do {
@@ -172,6 +173,17 @@ public final class Coffer: Sendable {
         }
         if stored == wrapped { return generated }
         return try await loadInstanceKey(database: database, keyring: keyring, previous: previous, logger: logger)
+    }
+
+    /// The key provider's name (`local`, …), for metric labels.
+    public var keyProviderName: String { keyring.provider.name }
+
+    /// Whether the key provider can wrap and unwrap now.
+    public func keyProviderIsHealthy() async -> Bool { await keyring.provider.checkHealth() }
+
+    /// A service that appends every audit record of this store to a JSON-lines file at `path`.
+    public func auditFileExporter(path: String, logger: Logger) -> AuditFileExporter {
+        AuditFileExporter(path: path, database: database, logger: logger)
     }
 
     /// Whether the store answers and the key provider can wrap and unwrap.

@@ -44,6 +44,10 @@ public struct CofferError: Error, Sendable, CustomStringConvertible {
         public static let integrityCheckFailed = Code("integrity_check_failed")
         /// The audit record could not be made durable, so the operation was refused (fail-closed).
         public static let auditUnavailable = Code("audit_unavailable")
+        /// The database is unreachable or did not answer in time; retrying later may succeed.
+        public static let storeUnavailable = Code("store_unavailable")
+        /// A record with the same identity already exists (a uniqueness rule of the store).
+        public static let conflict = Code("conflict")
         /// A key backend failed.
         public static let keyProviderUnavailable = Code("key_provider_unavailable")
         /// Anything unexpected; details go to the server log, never to the client.

@@ -56,7 +56,7 @@ public final class KeyRotationService: Service, Sendable {
             for target in targets {
                 let next = try await self.keys.latestVersion(workspaceID: target, on: db) + 1
                 try await self.keyring.createWorkspaceKey(workspaceID: target, version: next, at: now, on: db)
-                try await self.keys.setState("retiring", workspaceID: target, below: next, on: db)
+                try await self.keys.setState(.retiring, workspaceID: target, below: next, on: db)
                 events.append(
                     AuditEvent(
                         action: .rotated, workspaceID: target, secretID: nil, userID: userID, origin: origin,
@@ -65,13 +65,13 @@ public final class KeyRotationService: Service, Sendable {
             // A newer job covers everything an older running one would still do.
             for var running in try await self.jobs.running(on: db)
             where workspaceID == nil || running.workspaceId == workspaceID {
-                running.status = "superseded"
+                running.status = .superseded
                 running.finishedAt = now.millis
                 try await self.jobs.update(running, on: db)
             }
             let total = try await self.jobs.countStale(workspaceID: workspaceID, on: db)
             let job = KeyRotationJobRecord(
-                id: Identifier.uuid(), workspaceId: workspaceID, status: total == 0 ? "completed" : "running",
+                id: Identifier.uuid(), workspaceId: workspaceID, status: total == 0 ? .completed : .running,
                 total: Int64(total), done: 0, requestedBy: userID, startedAt: now.millis,
                 finishedAt: total == 0 ? now.millis : nil)
             try await self.jobs.insert(job, on: db)
@@ -172,12 +172,12 @@ public final class KeyRotationService: Service, Sendable {
                         try await self.audit.append(failed.map { self.integrityFailure($0, job: job) }, on: db)
                     }
                     if isLast {
-                        current.status = "completed"
+                        current.status = .completed
                         current.finishedAt = self.clock().millis
                         current.total = max(current.total, current.done)
                     }
                     try await self.jobs.update(current, on: db)
-                    return current.status != "running"
+                    return current.status != .running
                 }
                 for version in failed {
                     logger.error(
@@ -261,7 +261,7 @@ public final class KeyRotationService: Service, Sendable {
 public struct KeyRotationJobView: Encodable, Sendable {
     public let id: String
     public let workspaceID: String?
-    public let status: String
+    public let status: KeyRotationJobStatus
     public let total: Int64
     public let done: Int64
     /// Versions among `done` that failed their integrity check and were left under their old key.

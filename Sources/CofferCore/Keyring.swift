@@ -41,7 +41,7 @@ public final class Keyring: Sendable {
         try await keys.insert(
             WorkspaceKeyRecord(
                 workspaceId: workspaceID, version: version, wrappedKey: wrapped, provider: provider.name,
-                keyId: provider.keyID, state: "active", createdAt: time.millis),
+                keyId: provider.keyID, state: .active, createdAt: time.millis),
             on: db)
         remember(try EnvelopeKey(dek), workspaceID: workspaceID, version: version)
     }

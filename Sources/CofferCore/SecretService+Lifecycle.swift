@@ -120,7 +120,9 @@ extension SecretService {
         }
         _ = try await access.authorize(.administer, in: workspaceID, principal: principal, action: .listed, origin: origin)
         let (items, total) = try await database.read { db in
-            try await self.auditRecords.list(workspaceID: workspaceID, filter: filter, limit: limit, offset: offset, on: db)
+            try await self.auditRecords.list(
+                workspaceID: workspaceID, action: filter.action, success: filter.success, since: filter.since,
+                limit: limit, offset: offset, on: db)
         }
         return Page(items: items.map(AuditEntryView.init), total: total, limit: limit, offset: offset)
     }

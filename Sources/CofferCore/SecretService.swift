@@ -163,7 +163,9 @@ public final class SecretService: Sendable {
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
         let query = filter
         let (items, total) = try await database.read { db in
-            try await self.secrets.list(workspaceID: workspaceID, filter: query, limit: limit, offset: offset, on: db)
+            try await self.secrets.list(
+                workspaceID: workspaceID, tag: query.tag, secretType: query.secretType, namePrefix: query.namePrefix,
+                includeDeleted: query.includeDeleted, limit: limit, offset: offset, on: db)
         }
         return Page(items: items.map(SecretMetadata.init), total: total, limit: limit, offset: offset)
     }

@@ -132,7 +132,7 @@ public func buildApplication(
     // Services stop in reverse order: the database closes last.
     var services: [any Service] = [CofferShutdown(coffer: coffer), coffer.keyRotation, coffer.scheduler]
     if let path = configuration.auditFile {
-        services.append(AuditFileExporter(path: path, database: coffer.database, logger: logger))
+        services.append(coffer.auditFileExporter(path: path, logger: logger))
     }
     return Application(
         router: router,

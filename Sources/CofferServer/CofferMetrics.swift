@@ -43,7 +43,7 @@ public final class CofferMetrics: Sendable {
             descriptor: Self.name("secret_audit_log_volume", "Audit records written."), labels: [])
         backendHealth = registry.makeGauge(
             descriptor: Self.name("encryption_backend_health", "1 when the key backend can wrap and unwrap, else 0."),
-            labels: [("backend", coffer.keyring.provider.name)])
+            labels: [("backend", coffer.keyProviderName)])
     }
 
     /// Counts one HTTP request under its route template.
@@ -83,7 +83,7 @@ public final class CofferMetrics: Sendable {
         let counts = coffer.scheduler.dueCounts
         dueGauge.set(to: Double(counts.due))
         overdueGauge.set(to: Double(counts.overdue))
-        let healthy = await coffer.keyring.provider.checkHealth()
+        let healthy = await coffer.keyProviderIsHealthy()
         backendHealth.set(to: healthy ? 1.0 : 0.0)
         let failures = coffer.audit.accessFailures
         let failureDelta = reportedFailures.withLock { reported in

@@ -1,5 +1,4 @@
 import CofferCore
-import CofferStore
 import Foundation
 import Hummingbird
 

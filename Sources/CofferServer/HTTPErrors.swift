@@ -1,6 +1,5 @@
 import CofferCore
 import CofferKeys
-import CofferStore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -32,15 +31,8 @@ struct APIError: Error {
         case let error as CofferError:
             let status = status(of: error.code)
             return (APIError(status: status, code: error.code.rawValue, message: error.publicMessage), status.code < 500)
-        case let error as StoreError where error.code == .conflict:
-            return (APIError(status: .conflict, code: "conflict", message: "That record already exists."), true)
-        case let error as StoreError where error.code == .unavailable:
-            return (
-                APIError(
-                    status: .serviceUnavailable, code: "store_unavailable",
-                    message: "The database is unavailable; try again shortly.", retryAfter: 1),
-                false
-            )
+        case let error as CofferError where error.code == .storeUnavailable:
+            return (APIError(status: .serviceUnavailable, code: error.code.rawValue, message: error.publicMessage, retryAfter: 1), false)
         case is NIOTooManyBytesError:
             return (APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large."), true)
         case let error as any HTTPResponseError:
@@ -58,8 +50,8 @@ struct APIError: Error {
         case .forbidden: .forbidden
         case .workspaceNotFound, .secretNotFound, .userNotFound, .memberNotFound, .tokenNotFound: .notFound
         case .rateLimited: .tooManyRequests
-        case .usernameTaken, .secretNameConflict, .lastOwner: .conflict
-        case .auditUnavailable, .keyProviderUnavailable: .serviceUnavailable
+        case .usernameTaken, .secretNameConflict, .lastOwner, .conflict: .conflict
+        case .auditUnavailable, .keyProviderUnavailable, .storeUnavailable: .serviceUnavailable
         default: .internalServerError
         }
     }

@@ -48,14 +48,16 @@ public struct AuditRepository: Sendable {
         ).all(decoding: AuditRecord.self, with: rowDecoder)
     }
 
-    /// A page of a workspace's records, newest first, and how many match.
+    /// A page of a workspace's records, newest first, and how many match: of `action`, with `success`, created
+    /// at or after `since` (milliseconds since the epoch), each filter only when given.
     public func list(
-        workspaceID: String, filter: AuditFilter, limit: Int, offset: Int, on db: any SQLDatabase
+        workspaceID: String, action: String? = nil, success: Bool? = nil, since: Int64? = nil, limit: Int, offset: Int,
+        on db: any SQLDatabase
     ) async throws -> (items: [AuditRecord], total: Int) {
         var conditions: [SQLQueryString] = ["workspace_id = \(bind: workspaceID)"]
-        if let action = filter.action { conditions.append("action = \(bind: action)") }
-        if let success = filter.success { conditions.append("success = \(bind: success)") }
-        if let since = filter.since { conditions.append("created_at >= \(bind: since)") }
+        if let action { conditions.append("action = \(bind: action)") }
+        if let success { conditions.append("success = \(bind: success)") }
+        if let since { conditions.append("created_at >= \(bind: since)") }
         let whereClause = conditions.joined(separator: " AND ")
         let total =
             try await db.raw("SELECT COUNT(*) AS n FROM secret_audits WHERE \(whereClause)")
@@ -104,19 +106,5 @@ public struct AuditRepository: Sendable {
     /// Every record in chain order, for verification.
     public func all(on db: any SQLDatabase) async throws -> [AuditRecord] {
         try await db.raw("SELECT * FROM secret_audits ORDER BY seq").all(decoding: AuditRecord.self, with: rowDecoder)
-    }
-}
-
-/// Which audit records a list returns.
-public struct AuditFilter: Sendable {
-    public var action: String?
-    public var success: Bool?
-    /// Milliseconds since the epoch.
-    public var since: Int64?
-
-    public init(action: String? = nil, success: Bool? = nil, since: Int64? = nil) {
-        self.action = action
-        self.success = success
-        self.since = since
     }
 }

@@ -50,6 +50,24 @@ public struct MemberRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// Where a workspace data key is in its life. Stored as its raw value.
+public enum DataKeyState: String, Codable, Sendable {
+    /// New writes use the highest active version.
+    case active
+    /// Superseded by a newer key; versions sealed under it are being re-encrypted.
+    case retiring
+    /// No version is sealed under it any more. Kept, never deleted.
+    case retired
+}
+
+/// Where a re-encryption job is. Stored as its raw value.
+public enum KeyRotationJobStatus: String, Codable, Sendable {
+    case running
+    case completed
+    /// A newer job covers everything this one would still do.
+    case superseded
+}
+
 /// A workspace data key, wrapped by a key provider. `state` is `active` for the version new writes use.
 public struct WorkspaceKeyRecord: Codable, Sendable, Equatable {
     public var workspaceId: String
@@ -57,11 +75,11 @@ public struct WorkspaceKeyRecord: Codable, Sendable, Equatable {
     public var wrappedKey: Data
     public var provider: String
     public var keyId: String
-    public var state: String
+    public var state: DataKeyState
     public var createdAt: Int64
 
     public init(
-        workspaceId: String, version: Int, wrappedKey: Data, provider: String, keyId: String, state: String,
+        workspaceId: String, version: Int, wrappedKey: Data, provider: String, keyId: String, state: DataKeyState,
         createdAt: Int64
     ) {
         self.workspaceId = workspaceId
@@ -183,7 +201,7 @@ public struct AuditRecord: Codable, Sendable, Equatable {
 public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
     public var id: String
     public var workspaceId: String?
-    public var status: String
+    public var status: KeyRotationJobStatus
     public var total: Int64
     public var done: Int64
     public var requestedBy: String?
@@ -193,7 +211,7 @@ public struct KeyRotationJobRecord: Codable, Sendable, Equatable {
     public var failed: Int64
 
     public init(
-        id: String, workspaceId: String?, status: String, total: Int64, done: Int64, requestedBy: String?,
+        id: String, workspaceId: String?, status: KeyRotationJobStatus, total: Int64, done: Int64, requestedBy: String?,
         startedAt: Int64, finishedAt: Int64? = nil, failed: Int64 = 0
     ) {
         self.id = id

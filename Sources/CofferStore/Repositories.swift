@@ -110,7 +110,7 @@ public struct KeyRepository: Sendable {
             """
             INSERT INTO workspace_keys (workspace_id, version, wrapped_key, provider, key_id, state, created_at)
             VALUES (\(bind: key.workspaceId), \(bind: key.version), \(bind: key.wrappedKey), \(bind: key.provider),
-                    \(bind: key.keyId), \(bind: key.state), \(bind: key.createdAt))
+                    \(bind: key.keyId), \(bind: key.state.rawValue), \(bind: key.createdAt))
             """)
     }
 
@@ -141,8 +141,19 @@ extension WorkspaceKeyRecord {
             wrappedKey: try row.decode(column: "wrapped_key", as: Data.self),
             provider: try row.decode(column: "provider", as: String.self),
             keyId: try row.decode(column: "key_id", as: String.self),
-            state: try row.decode(column: "state", as: String.self),
+            state: try DataKeyState.decode(row, column: "state"),
             createdAt: try row.decode(column: "created_at", as: Int64.self))
+    }
+}
+
+extension RawRepresentable where RawValue == String {
+    /// A state column's value; an unknown one is a `queryFailed` error naming the column, not a crash.
+    static func decode(_ row: any SQLRow, column: String) throws -> Self {
+        let text = try row.decode(column: column, as: String.self)
+        guard let value = Self(rawValue: text) else {
+            throw StoreError(.queryFailed, "Unknown value in column \(column).")
+        }
+        return value
     }
 }
 
@@ -174,11 +185,11 @@ extension KeyRepository {
 
     /// Sets the state of every version of a workspace's keys below `version`.
     public func setState(
-        _ state: String, workspaceID: String, below version: Int, on db: any SQLDatabase
+        _ state: DataKeyState, workspaceID: String, below version: Int, on db: any SQLDatabase
     ) async throws {
         try await db.exec(
             """
-            UPDATE workspace_keys SET state = \(bind: state)
+            UPDATE workspace_keys SET state = \(bind: state.rawValue)
             WHERE workspace_id = \(bind: workspaceID) AND version < \(bind: version)
             """)
     }
@@ -222,7 +233,7 @@ public struct KeyRotationRepository: Sendable {
             """
             INSERT INTO key_rotation_jobs (id, workspace_id, status, total, done, requested_by, started_at, finished_at,
                 failed)
-            VALUES (\(bind: job.id), \(bind: job.workspaceId), \(bind: job.status), \(bind: job.total), \(bind: job.done),
+            VALUES (\(bind: job.id), \(bind: job.workspaceId), \(bind: job.status.rawValue), \(bind: job.total), \(bind: job.done),
                 \(bind: job.requestedBy), \(bind: job.startedAt), \(bind: job.finishedAt), \(bind: job.failed))
             """)
     }
@@ -230,7 +241,7 @@ public struct KeyRotationRepository: Sendable {
     public func update(_ job: KeyRotationJobRecord, on db: any SQLDatabase) async throws {
         try await db.exec(
             """
-            UPDATE key_rotation_jobs SET status = \(bind: job.status), total = \(bind: job.total), done = \(bind: job.done),
+            UPDATE key_rotation_jobs SET status = \(bind: job.status.rawValue), total = \(bind: job.total), done = \(bind: job.done),
                 finished_at = \(bind: job.finishedAt), failed = \(bind: job.failed)
             WHERE id = \(bind: job.id)
             """)

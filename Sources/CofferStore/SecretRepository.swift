@@ -52,17 +52,20 @@ public struct SecretRepository: Sendable {
         ).first() != nil
     }
 
-    /// A page of a workspace's secrets matching `filter`, in name order (then id), and how many match in all.
+    /// A page of a workspace's secrets, in name order (then id), and how many match in all: those with `tag`
+    /// among their tags, of `secretType`, whose name starts with `namePrefix`, deleted ones only with
+    /// `includeDeleted` (each filter only when given).
     public func list(
-        workspaceID: String, filter: SecretFilter = SecretFilter(), limit: Int, offset: Int, on db: any SQLDatabase
+        workspaceID: String, tag: String? = nil, secretType: String? = nil, namePrefix: String? = nil,
+        includeDeleted: Bool = false, limit: Int, offset: Int, on db: any SQLDatabase
     ) async throws -> (items: [SecretRecord], total: Int) {
         var conditions: [SQLQueryString] = ["workspace_id = \(bind: workspaceID)"]
-        if !filter.includeDeleted { conditions.append("deleted_at IS NULL") }
-        if let type = filter.secretType { conditions.append("secret_type = \(bind: type)") }
-        if let prefix = filter.namePrefix {
+        if !includeDeleted { conditions.append("deleted_at IS NULL") }
+        if let type = secretType { conditions.append("secret_type = \(bind: type)") }
+        if let prefix = namePrefix {
             conditions.append("substr(name, 1, \(literal: prefix.utf8.count)) = \(bind: prefix)")
         }
-        if let tag = filter.tag {
+        if let tag {
             // Tags are stored as a JSON array of strings whose characters need no escaping, so a quoted match is
             // exact; LIKE's own wildcards are escaped.
             let escaped = tag.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
@@ -74,7 +77,7 @@ public struct SecretRepository: Sendable {
             "SELECT live FROM workspace_secret_counts WHERE workspace_id = \(bind: workspaceID)"
         // Unfiltered, the total is the trigger-kept count, O(1) however many secrets the workspace holds, read by
         // the page's own statement (one statement and one read snapshot instead of two).
-        let unfiltered = filter == SecretFilter()
+        let unfiltered = tag == nil && secretType == nil && namePrefix == nil && !includeDeleted
         let countColumn: SQLQueryString = unfiltered ? ", (\(liveCount)) AS coffer_live_count" : ""
         let rows = try await db.raw(
             """
@@ -248,21 +251,6 @@ public struct SecretRepository: Sendable {
             WHERE s.id = \(bind: id) AND s.workspace_id = \(bind: workspaceID) AND s.deleted_at IS NULL
             """
         ).first().map(SecretVersionRow.pair)
-    }
-}
-
-/// Which secrets a list returns.
-public struct SecretFilter: Sendable, Equatable {
-    public var tag: String?
-    public var secretType: String?
-    public var namePrefix: String?
-    public var includeDeleted = false
-
-    public init(tag: String? = nil, secretType: String? = nil, namePrefix: String? = nil, includeDeleted: Bool = false) {
-        self.tag = tag
-        self.secretType = secretType
-        self.namePrefix = namePrefix
-        self.includeDeleted = includeDeleted
     }
 }
 

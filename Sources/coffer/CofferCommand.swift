@@ -192,8 +192,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         abstract: "Check the audit log's hash chain offline.",
         discussion: """
             Reads <data-dir>/coffer.db, or the PostgreSQL database of COFFER_DATABASE_URL, with the master key
-            (COFFER_MASTER_KEY or <data-dir>/master.key) and
-            recomputes every record's MAC. Exits 0 when the chain is intact, 1 when a record was edited, deleted,
+            (COFFER_MASTER_KEY or <data-dir>/master.key) and recomputes every record's MAC. Exits 0 when the chain is intact, 1 when a record was edited, deleted,
             inserted or reordered (the first bad sequence number is printed), 1 on any other error.
             """
     )
@@ -217,17 +216,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
             let loader = KeyLoader(environment: environment, dataDirectory: directory, logger: logger)
             let masterKey = try loader.masterKey(generate: false).key
             let database = try await location.open(logger: logger, readerCount: 1)
-            let coffer = try await Coffer.open(
-                database: database, provider: LocalKeyProvider(masterKey: masterKey),
-                jwtKey: KeyMaterial.generate(), logger: logger)
-            let result: AuditVerification
-            do {
-                result = try await coffer.audit.verify()
-            } catch {
-                await coffer.close()
-                throw error
-            }
-            await coffer.close()
+            let result = try await auditVerification(of: database, provider: LocalKeyProvider(masterKey: masterKey))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys

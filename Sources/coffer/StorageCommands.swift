@@ -41,20 +41,26 @@ private func reportingFailure(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Opens a Coffer over `database` with `provider` and checks its audit chain; closes it.
-/// - Throws: a ``ConfigurationError`` naming the first bad record if the chain does not verify.
-private func verifyAuditChain(_ database: any CofferDatabase, provider: LocalKeyProvider, what: String) async throws -> Int {
+/// Opens a Coffer over `database` (taking it over) with `provider`, recomputes its audit chain, and closes it.
+/// - Throws: the key's error if `provider` is not the key the data was written with.
+func auditVerification(of database: any CofferDatabase, provider: LocalKeyProvider) async throws -> AuditVerification {
     var logger = Logger(label: "coffer")
     logger.logLevel = .error
     let coffer = try await Coffer.open(database: database, provider: provider, jwtKey: KeyMaterial.generate(), logger: logger)
-    let result: AuditVerification
     do {
-        result = try await coffer.audit.verify()
+        let result = try await coffer.audit.verify()
+        await coffer.close()
+        return result
     } catch {
         await coffer.close()
         throw error
     }
-    await coffer.close()
+}
+
+/// ``auditVerification(of:provider:)``, as an error naming the first bad record if the chain does not verify;
+/// returns the records checked.
+private func verifyAuditChain(_ database: any CofferDatabase, provider: LocalKeyProvider, what: String) async throws -> Int {
+    let result = try await auditVerification(of: database, provider: provider)
     if let bad = result.firstBadSequence {
         throw ConfigurationError("The audit chain of \(what) does not verify (first bad record: sequence \(bad)).")
     }

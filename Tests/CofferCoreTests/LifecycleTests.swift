@@ -94,7 +94,7 @@ struct LifecycleTests {
         }
         let job = try await h.coffer.keyRotation.rotateKey(workspaceID: nil, by: owner.userID, origin: origin)
         #expect(job.total == 120)
-        #expect(job.status == "running")
+        #expect(job.status == .running)
         // New writes use the new key at once.
         let fresh = try await h.coffer.secrets.create(SecretCreate(name: "NEW", value: "new-value"), in: ws, by: owner, origin: origin)
         let freshDEK = try await h.database.read { db in
@@ -114,7 +114,7 @@ struct LifecycleTests {
         let running = try #require(try await store.read { try await KeyRotationRepository().running(on: $0) }.first)
         #expect(try await interrupted.keyRotation.runJob(running, maxBatches: 2) == 2)
         let midway = try await interrupted.admin.rotationStatus(by: owner, origin: origin).jobs.first!
-        #expect(midway.done == 50 && midway.status == "running")
+        #expect(midway.done == 50 && midway.status == .running)
         // Reads keep working mid-job, from both key versions.
         for (target, id, value) in expected {
             #expect(try await interrupted.secrets.value(of: id, in: target, by: owner, origin: origin).value == value)
@@ -126,7 +126,7 @@ struct LifecycleTests {
         try await h2.coffer.keyRotation.runPending()
         let done = try await h2.coffer.admin.rotationStatus(by: owner, origin: origin)
         #expect(done.inProgress == false)
-        #expect(done.jobs.first?.status == "completed")
+        #expect(done.jobs.first?.status == .completed)
         #expect(done.jobs.first?.done == 120)
         let stale = try await h2.database.read { try await KeyRotationRepository().countStale(workspaceID: nil, on: $0) }
         #expect(stale == 0)
@@ -190,7 +190,7 @@ struct LifecycleTests {
         _ = try await h.coffer.keyRotation.rotateKey(workspaceID: nil, by: owner.userID, origin: origin)
         try await h.coffer.keyRotation.runPending()
         let job = try #require(try await h.coffer.admin.rotationStatus(by: owner, origin: origin).jobs.first)
-        #expect(job.status == "completed" && job.total == 30 && job.done == 30 && job.failed == 1)
+        #expect(job.status == .completed && job.total == 30 && job.done == 30 && job.failed == 1)
         let deks = try await h.database.read { db in
             try await db.raw("SELECT secret_id, dek_version FROM secret_versions").all().map {
                 (try $0.decode(column: "secret_id", as: String.self), try $0.decode(column: "dek_version", as: Int.self))

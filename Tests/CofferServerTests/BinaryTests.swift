@@ -19,8 +19,16 @@ struct RunResult {
 
 /// Runs the binary to completion (bounded by `timeout`).
 func runCoffer(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: Double = 30) throws -> RunResult {
+    try runProgram(cofferBinary, arguments, environment: environment, in: directory, timeout: timeout)
+}
+
+/// Runs a program to completion (bounded by `timeout`), with the test's environment plus `environment`.
+func runProgram(
+    _ executable: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+    timeout: Double = 30
+) throws -> RunResult {
     let process = Process()
-    process.executableURL = cofferBinary
+    process.executableURL = executable
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     if let directory { process.currentDirectoryURL = directory }

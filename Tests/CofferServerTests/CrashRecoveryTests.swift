@@ -156,9 +156,12 @@ struct CrashRecoveryTests {
         second.stop()
 
         // Every secret reads back its exact value, now under the new key.
-        let check = try await openCoffer()
-        let stale = try await check.database.read { try await KeyRotationRepository().countStale(workspaceID: nil, on: $0) }
+        let checkStore = try await SQLiteDatabaseStore.open(
+            path: directory.appendingPathComponent("coffer.db").path, readerCount: 1, logger: Logger(label: "check"))
+        let stale = try await checkStore.read { try await KeyRotationRepository().countStale(workspaceID: nil, on: $0) }
+        await checkStore.close()
         #expect(stale == 0)
+        let check = try await openCoffer()
         try await withThrowingTaskGroup(of: Bool.self) { group in
             var iterator = expected.makeIterator()
             var inFlight = 0
