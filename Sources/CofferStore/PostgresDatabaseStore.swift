@@ -15,15 +15,19 @@ import Synchronization
 ///   head it extends. PostgreSQL's own commit (`synchronous_commit` on, the default) makes an acknowledged write
 ///   durable.
 /// - Reads run in a read-only `REPEATABLE READ` transaction: every statement of one `read` sees the same snapshot.
-/// - Every `read` and `write` is bounded by ``timeout``: a database that is down or unreachable fails requests
-///   with `store_unavailable` instead of holding them, and the pool reconnects on its own once it is back.
+/// - Every `read` and `write` waits at most ``timeout`` for a connection, and its transaction may then take at most
+///   ``transactionTimeout``: a database that is down or unreachable fails requests with `store_unavailable` instead
+///   of holding them, and the pool reconnects on its own once it is back.
 ///   The server side bounds the rest: a write waits at most `lock_timeout` for another instance's lock, and a
 ///   transaction left open by a stopped instance is ended by `idle_in_transaction_session_timeout`.
 public final class PostgresDatabaseStore: CofferDatabase {
     public let dialect = SQLDialectKind.postgres
     public let url: PostgresURL
-    /// The longest a `read` or `write` (including the wait for a connection) may take.
+    /// The longest a `read` or `write` waits for a connection.
     public let timeout: Duration
+    /// The longest a transaction may take once it has its connection (a batch import of thousands of secrets is
+    /// one transaction).
+    public let transactionTimeout: Duration
     private let client: PostgresClient
     private let runner: Task<Void, Never>
     private let writes = GroupCommitQueue(executor: nil)
@@ -39,6 +43,7 @@ public final class PostgresDatabaseStore: CofferDatabase {
         self.client = client
         self.runner = runner
         self.timeout = timeout
+        self.transactionTimeout = max(.seconds(60), timeout * 4)
         self.logger = logger
     }
 
@@ -79,11 +84,9 @@ public final class PostgresDatabaseStore: CofferDatabase {
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await withoutActuallyEscaping(body) { body in
-                try await bounded {
-                    try await self.client.withConnection { connection in
-                        try await self.transaction(
-                            on: connection, begin: "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
-                    }
+                try await bounded { connection in
+                    try await self.transaction(
+                        on: connection, begin: "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
                 }
             }
         } catch {
@@ -117,32 +120,41 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// One transaction for `group` under the cross-instance write lock. Groups of this instance go one at a time.
     private func commit(_ group: [GroupedWrite]) async {
         await writeLock.withLock {
-            let started = Atomic<Bool>(false)
+            let started = Flag()
             do {
-                try await bounded {
-                    try await self.client.withConnection { connection in
-                        started.store(true, ordering: .relaxed)
-                        await GroupCommitQueue.runGroup(
-                            group, on: connection.sql(queryLogLevel: nil, logger: self.logger),
-                            begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
-                            translate: Self.translate
-                        ) { sql in try await self.run(sql, on: connection) }
-                    }
+                try await bounded { connection in
+                    started.set()
+                    await GroupCommitQueue.runGroup(
+                        group, on: connection.sql(queryLogLevel: nil, logger: self.logger),
+                        begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
+                        translate: Self.translate
+                    ) { sql in try await self.run(sql, on: connection) }
                 }
             } catch {
                 // No connection within the time allowed: the group never started, and fails as a whole.
-                if !started.load(ordering: .relaxed) { GroupCommitQueue.fail(group, with: Self.translate(error)) }
+                if !started.isSet { GroupCommitQueue.fail(group, with: Self.translate(error)) }
             }
         }
     }
 
-    /// Runs `operation`, failing with `store_unavailable` when it takes longer than ``timeout`` (it is cancelled).
-    private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// Runs `operation` on a leased connection, failing with `store_unavailable` (and cancelling it) when no
+    /// connection comes within ``timeout``, or the work on it takes longer than ``transactionTimeout``.
+    private func bounded<T: Sendable>(
+        _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let timeout = self.timeout
+        let transactionTimeout = self.transactionTimeout
+        let leased = Flag()
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    leased.set()
+                    return try await operation(connection)
+                }
+            }
             group.addTask {
                 try await Task.sleep(for: timeout)
+                if leased.isSet { try await Task.sleep(for: transactionTimeout) }
                 return nil
             }
             defer { group.cancelAll() }
@@ -182,10 +194,8 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// Rewrites the table of secret versions (`VACUUM FULL`), so that rows deleted by a purge are in none of its
     /// current files. It holds an exclusive lock on that table while it runs (reads of values wait for it).
     public func compact() async throws {
-        try await bounded {
-            try await self.client.withConnection { connection in
-                try await self.run("VACUUM (FULL) secret_versions", on: connection)
-            }
+        try await bounded { connection in
+            try await self.run("VACUUM (FULL) secret_versions", on: connection)
         }
     }
 
@@ -198,7 +208,11 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// Maps driver errors to store errors: unique violations become `.conflict`, lost or refused connections
     /// `.unavailable`. The server's message is kept out (it may quote a value); its SQLSTATE is kept.
     static func translate(_ error: any Error) -> any Error {
-        if error is StoreError || error is CancellationError { return error }
+        if error is StoreError { return error }
+        if error is CancellationError {
+            // A transaction cut off by the time limits (or by shutdown).
+            return StoreError(.unavailable, "The database did not answer in time.")
+        }
         guard let psql = error as? PSQLError else { return error }
         if let state = psql.serverInfo?[.sqlState] {
             switch state {
@@ -243,4 +257,11 @@ extension PostgresDatabaseStore {
             }
         }
     }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
 }

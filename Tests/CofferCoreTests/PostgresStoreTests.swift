@@ -63,3 +63,54 @@ struct PostgresStoreTests {
         await h.close()
     }
 }
+
+/// Background work on several instances (run in `scripts/test`'s PostgreSQL pass).
+@Suite("PostgreSQL: background work on one instance at a time", .enabled(if: TestStore.onPostgres))
+struct PostgresBackgroundTests {
+    @Test("a background task runs on one store at a time, and is taken over when the store holding it closes")
+    func exclusiveAndTakenOver() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try await TestStore.open(directory)
+        let second = try await TestStore.open(directory)
+        let (holding, holdingContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+        // The first store claims the re-encryption task and keeps it until told to stop.
+        let holder = Task {
+            try await first.exclusively(.keyReencryption) { () -> Bool in
+                holdingContinuation.yield()
+                for await _ in release { break }
+                return true
+            }
+        }
+        for await _ in holding { break }
+        #expect(try await second.exclusively(.keyReencryption) { true } == nil)
+        // Another task is not blocked by it.
+        #expect(try await second.exclusively(.rotationScheduler) { true } == true)
+        releaseContinuation.yield()
+        #expect(try await holder.value == true)
+        #expect(try await second.exclusively(.keyReencryption) { true } == true)
+
+        // A claim held by a store that goes away (its connections close, as when a process dies) is released.
+        let (held, heldContinuation) = AsyncStream.makeStream(of: Void.self)
+        let abandoned = Task {
+            try await first.exclusively(.keyReencryption) { () -> Bool in
+                heldContinuation.yield()
+                try await Task.sleep(for: .seconds(600))
+                return true
+            }
+        }
+        for await _ in held { break }
+        #expect(try await second.exclusively(.keyReencryption) { true } == nil)
+        await first.close()
+        _ = await abandoned.result
+        var takenOver = false
+        for _ in 0..<50 where !takenOver {
+            takenOver = try await second.exclusively(.keyReencryption) { true } == true
+            if !takenOver { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(takenOver)
+        await second.close()
+    }
+}

@@ -2,6 +2,8 @@
 --   COFFER_BENCH_TOKEN  bearer token sent on every request
 --   COFFER_BENCH_WS     workspace id
 --   COFFER_BENCH_OUT    file that done() writes a JSON summary to (latencies in microseconds)
+--   COFFER_BENCH_ADDRS  optional "host:port,host:port,…": thread n sends to address n (round robin), so one run
+--                       loads several instances as a load balancer would
 bench = {
     token = os.getenv("COFFER_BENCH_TOKEN"),
     ws = os.getenv("COFFER_BENCH_WS"),
@@ -10,8 +12,16 @@ bench.secrets = "/api/secrets/workspaces/" .. bench.ws .. "/secrets"
 bench.headers = { ["Authorization"] = "Bearer " .. bench.token }
 
 local threads = {}
+local addrs = {}
+for entry in string.gmatch(os.getenv("COFFER_BENCH_ADDRS") or "", "[^,]+") do
+    local host, port = string.match(entry, "^(.+):(%d+)$")
+    addrs[#addrs + 1] = wrk.lookup(host, port)[1]
+end
 function setup(thread)
     thread:set("thread_index", #threads + 1)
+    if #addrs > 0 then
+        thread.addr = addrs[#threads % #addrs + 1]
+    end
     table.insert(threads, thread)
 end
 
