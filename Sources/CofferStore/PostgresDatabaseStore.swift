@@ -58,6 +58,17 @@ public final class PostgresDatabaseStore: CofferDatabase {
     static func open(
         url: PostgresURL, poolSize: Int, timeout: Duration, logger: Logger, schemaThrough: Int
     ) async throws -> PostgresDatabaseStore {
+        // One direct connection first: a refused password, a missing database or a certificate that does not
+        // verify is reported as such (the pool would only retry until the time limit).
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        do {
+            let probe = try await PostgresConnection.connect(
+                configuration: try url.connectionConfiguration(), id: 0, logger: background)
+            try await probe.close()
+        } catch {
+            throw StoreError(.unavailable, "Cannot use the PostgreSQL database at \(url): \(Self.translate(error)).")
+        }
         var configuration = try url.clientConfiguration(poolSize: poolSize)
         let seconds = max(1, timeout.components.seconds)
         configuration.options.additionalStartupParameters += [
@@ -65,8 +76,6 @@ public final class PostgresDatabaseStore: CofferDatabase {
             ("idle_in_transaction_session_timeout", "\(max(30, seconds * 4) * 1000)"),
         ]
         // The pool's own messages (connection failures) at warning and above; they carry no credentials.
-        var background = logger
-        background.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         let runner = Task { await client.run() }
         let store = PostgresDatabaseStore(url: url, client: client, runner: runner, timeout: timeout, logger: logger)
@@ -179,12 +188,18 @@ public final class PostgresDatabaseStore: CofferDatabase {
                 var claimed = false
                 for try await (value) in rows.decode(Bool.self) { claimed = value }
                 guard claimed else { return nil }
+                // The claim ends with the session too: on a connection that has closed meanwhile (the server
+                // restarted, or ended the session) there is nothing left to release.
+                func release() async {
+                    guard !connection.isClosed else { return }
+                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                }
                 do {
                     let value = try await body()
-                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                    await release()
                     return value
                 } catch {
-                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                    await release()
                     throw error
                 }
             }

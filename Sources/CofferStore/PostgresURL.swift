@@ -93,16 +93,15 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return url
     }
 
-    /// postgres-nio's client configuration for this URL.
-    func clientConfiguration(poolSize: Int) throws -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
+    /// The TLS settings for `sslMode`, or nil for `disable`.
+    private func tlsConfiguration() throws -> TLSConfiguration? {
         switch sslMode {
         case .disable:
-            tls = .disable
+            return nil
         case .prefer, .require:
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
-            tls = sslMode == .prefer ? .prefer(configuration) : .require(configuration)
+            return configuration
         case .verifyFull:
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .fullVerification
@@ -113,11 +112,36 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                     throw StoreError(.unavailable, "Cannot read sslrootcert \(rootCertificatePath).")
                 }
             }
-            tls = .require(configuration)
+            return configuration
         }
+    }
+
+    /// postgres-nio's pool configuration for this URL.
+    func clientConfiguration(poolSize: Int) throws -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch (sslMode, try tlsConfiguration()) {
+            case (_, nil): .disable
+            case (.prefer, let configuration?): .prefer(configuration)
+            case (_, let configuration?): .require(configuration)
+            }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = max(2, poolSize)
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = [("application_name", "coffer")]
+        return configuration
+    }
+
+    /// postgres-nio's configuration of a single connection for this URL (the start-up check).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch (sslMode, try tlsConfiguration()) {
+            case (_, nil): .disable
+            case (.prefer, let configuration?): .prefer(try NIOSSLContext(configuration: configuration))
+            case (_, let configuration?): .require(try NIOSSLContext(configuration: configuration))
+            }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.additionalStartupParameters = [("application_name", "coffer")]
         return configuration

@@ -92,7 +92,8 @@ struct PostgresBackgroundTests {
         #expect(try await holder.value == true)
         #expect(try await second.exclusively(.keyReencryption) { true } == true)
 
-        // A claim held by a store that goes away (its connections close, as when a process dies) is released.
+        // A claim whose session ends (as when the process holding it dies and its connection closes) is
+        // released by the server: the other store takes the task over while the first one's body still runs.
         let (held, heldContinuation) = AsyncStream.makeStream(of: Void.self)
         let abandoned = Task {
             try await first.exclusively(.keyReencryption) { () -> Bool in
@@ -103,13 +104,24 @@ struct PostgresBackgroundTests {
         }
         for await _ in held { break }
         #expect(try await second.exclusively(.keyReencryption) { true } == nil)
-        await first.close()
-        _ = await abandoned.result
+        let terminated = try await second.read { db in
+            try await db.raw(
+                """
+                SELECT pg_terminate_backend(pid) AS done FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """
+            ).all(decodingColumn: "done", as: Bool.self)
+        }
+        #expect(terminated == [true])
         var takenOver = false
         for _ in 0..<50 where !takenOver {
             takenOver = try await second.exclusively(.keyReencryption) { true } == true
             if !takenOver { try await Task.sleep(for: .milliseconds(100)) }
         }
+        abandoned.cancel()
+        _ = await abandoned.result
+        await first.close()
         #expect(takenOver)
         await second.close()
     }

@@ -4,6 +4,7 @@ import CofferCrypto
 import CofferStore
 import CofferTestSupport
 import Foundation
+import Logging
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -170,6 +171,77 @@ struct PostgresTests {
             let list = try await server.call(.get, "/api/secrets/workspaces/\(ws)/secrets", token: token)
             #expect(list["total"] as? Int == 1)
         }
+    }
+
+    @Test("sslmode verify-full checks the certificate, require encrypts, and the password appears in no error, log or /health")
+    func tlsAndCredentials() async throws {
+        let cluster = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-pgtls-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cluster) }
+        let pg = cluster.appendingPathComponent("pg")
+        let started = try runScript(["start", pg.path])
+        #expect(started.status == 0, "\(started.stderr)")
+        defer { _ = try? runScript(["stop", pg.path]) }
+        let url = try PostgresURL(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let password = try #require(url.password)
+        let logger = Logger(label: "test")
+
+        /// Whether a store opened on `url` talks to the server over TLS.
+        func encrypted(_ url: PostgresURL) async throws -> Bool {
+            let store = try await PostgresDatabaseStore.open(url: url, poolSize: 2, timeout: .seconds(5), logger: logger)
+            defer { Task { await store.close() } }
+            return try await store.read { db in
+                try await db.raw("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").first(decodingColumn: "ssl", as: Bool.self)
+            } ?? false
+        }
+        var verified = url
+        verified.host = "localhost"
+        verified.sslMode = .verifyFull
+        verified.rootCertificatePath = pg.appendingPathComponent("ca.pem").path
+        #expect(try await encrypted(verified))
+        var required = url
+        required.sslMode = .require
+        #expect(try await encrypted(required))
+        #expect(try await !encrypted(url))
+
+        // The system's roots do not include the test CA: verify-full refuses the server.
+        var unverifiable = verified
+        unverifiable.rootCertificatePath = nil
+        await #expect {
+            _ = try await PostgresDatabaseStore.open(url: unverifiable, poolSize: 2, timeout: .seconds(5), logger: logger)
+        } throws: { error in
+            (error as? StoreError)?.code == .unavailable && !"\(error)".contains(password)
+        }
+        // A wrong password is refused, and neither password is quoted.
+        var wrong = url
+        wrong.password = "not-the-password-\(UUID().uuidString)"
+        await #expect {
+            _ = try await PostgresDatabaseStore.open(url: wrong, poolSize: 2, timeout: .seconds(5), logger: logger)
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? StoreError)?.code == .unavailable && text.contains("credentials")
+                && !text.contains(password) && !text.contains(wrong.password!)
+        }
+        #expect(!"\(verified)".contains(password))
+        #expect(!"\(StoreLocation.postgres(verified, poolSize: 2, timeout: .seconds(5)))".contains(password))
+
+        // A live server on it, through the same start-up path as `coffer server`: nothing it logs or answers
+        // carries the password.
+        let logs = LogCapture()
+        let environment = ["COFFER_DATABASE_URL": verified.connectionString]
+        try await withLiveServer(environment: environment, logs: logs, store: try StoreLocation.from(
+            environment: environment, dataDirectory: cluster.path)) { server, _ in
+            let (_, token) = try await server.user("alice")
+            let health = try await server.call(.get, "/health")
+            #expect(health.status == 200 && !health.raw.contains(password))
+            let ws = try await server.workspace("w", token: token)
+            _ = try await server.secret("K", value: "v", in: ws, token: token)
+        }
+        #expect(!logs.text.contains(password))
+        let offline = try runCoffer(["audit", "verify", "--data-dir", cluster.path], environment: [
+            "COFFER_DATABASE_URL": wrong.connectionString, "COFFER_MASTER_KEY": KeyMaterial.encode(KeyMaterial.generate()),
+        ])
+        #expect(offline.status == 1)
+        #expect(!offline.stderr.contains(password) && !offline.stderr.contains(wrong.password!), "\(offline.stderr)")
     }
 
     /// Runs `scripts/postgres` (bounded).
