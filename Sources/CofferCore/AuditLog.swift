@@ -246,12 +246,16 @@ extension AuditLog {
     /// Recomputes the chain from the first record: an edited, deleted, inserted or reordered record is reported
     /// as the first bad sequence number.
     public func verify() async throws -> AuditVerification {
-        let (records, head, checkpoint) = try await database.read { db in
+        // The head first, then the records: records appended meanwhile (by a live server, or another instance)
+        // come after the head read here. They are checked as links of the chain, and the head must match the
+        // record it names, whether or not the statements share one snapshot.
+        let (head, checkpoint, records) = try await database.read { db in
             (
-                try await AuditRepository().all(on: db), try await MetaRepository().get(Self.headKey, on: db),
-                try await MetaRepository().get(Self.checkpointKey, on: db)
+                try await MetaRepository().get(Self.headKey, on: db),
+                try await MetaRepository().get(Self.checkpointKey, on: db), try await AuditRepository().all(on: db)
             )
         }
+        let headSeq = head.map { $0.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) } }
         var previous = Data(repeating: 0, count: 32)
         var expectedSeq: Int64 = 1
         if let checkpoint {
@@ -263,26 +267,29 @@ extension AuditLog {
             previous = mac
             expectedSeq = seq + 1
         }
+        // The chain MAC as of the head's record (the checkpoint's, if every record up to it was pruned).
+        var macAtHead: Data? = headSeq == expectedSeq - 1 ? previous : nil
         for (index, record) in records.enumerated() {
             let mac = Self.mac(of: record, previous: previous, keyed: keyedHMAC)
             guard record.seq == expectedSeq, ConstantTime.equals(mac, record.mac) else {
                 return AuditVerification(checked: index + 1, firstBadSequence: record.seq)
             }
             previous = record.mac
+            if record.seq == headSeq { macAtHead = record.mac }
             expectedSeq += 1
         }
         let lastSeq = expectedSeq - 1
-        switch head {
-        case nil where records.isEmpty && checkpoint == nil:
+        switch (head, headSeq) {
+        case (nil, _) where records.isEmpty && checkpoint == nil:
             break
-        case nil:
-            return AuditVerification(checked: records.count, firstBadSequence: lastSeq)
-        case let head?:
-            let headSeq = head.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
-            guard headSeq == lastSeq, ConstantTime.equals(head, headCheckpoint(seq: lastSeq, mac: previous)) else {
-                // Records after the last one present were removed, or the head was forged.
+        case (let head?, let headSeq?):
+            guard headSeq <= lastSeq, let macAtHead, ConstantTime.equals(head, headCheckpoint(seq: headSeq, mac: macAtHead))
+            else {
+                // Records up to the head were removed, or the head was forged.
                 return AuditVerification(checked: records.count, firstBadSequence: min(lastSeq + 1, max(headSeq, 1)))
             }
+        default:
+            return AuditVerification(checked: records.count, firstBadSequence: lastSeq)
         }
         return AuditVerification(checked: records.count, firstBadSequence: nil)
     }

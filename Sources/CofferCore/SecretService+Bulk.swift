@@ -74,7 +74,7 @@ extension SecretService {
         let dryRun = batch.dryRun ?? false
         let now = clock()
         let policy = settings.defaultRotationPolicy
-        return try await database.write { db in
+        return try await writeNamed { db in
             var result = ImportResult(created: [], updated: [], skipped: [])
             var events: [AuditEvent] = []
             for item in batch.items {

@@ -49,7 +49,7 @@ extension SecretService {
         _ = try await access.authorize(
             .write, in: workspaceID, principal: principal, action: .updated, secretID: secretID, origin: origin)
         let now = clock()
-        return try await database.write { db in
+        return try await writeNamed { db in
             var record = try await self.secret(secretID, in: workspaceID, includingDeleted: true, on: db)
             guard record.deletedAt != nil else { return SecretMetadata(record) }
             guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {

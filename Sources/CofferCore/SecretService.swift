@@ -135,7 +135,7 @@ public final class SecretService: Sendable {
             currentVersion: 1, createdByUserId: principal.userID, updatedByUserId: principal.userID,
             createdAt: now.millis, updatedAt: now.millis,
             generator: try input.generate.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
-        try await database.write { db in
+        try await writeNamed { db in
             guard try await !self.secrets.exists(name: record.name, workspaceID: workspaceID, on: db) else {
                 throw CofferError(.secretNameConflict, "A secret with that name already exists in this workspace.")
             }
@@ -149,6 +149,17 @@ public final class SecretService: Sendable {
                 ], on: db)
         }
         return SecretMetadata(record)
+    }
+
+    /// A write that stores a secret under a name: a uniqueness violation from the store can only be another live
+    /// secret holding that name, so it is `secret_name_conflict` (the name checks inside the transaction make it
+    /// unreachable while writes are serialized; this keeps the answer right if they ever are not).
+    func writeNamed<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await database.write(body)
+        } catch let error as CofferError where error.code == .conflict {
+            throw CofferError(.secretNameConflict, "A secret with that name already exists in this workspace.")
+        }
     }
 
     /// A page of the workspace's secrets in name order (`limit` 1…1000).

@@ -14,7 +14,9 @@ import Synchronization
 ///   as they are within one. That is what keeps the audit chain one chain: the head a transaction reads is the
 ///   head it extends. PostgreSQL's own commit (`synchronous_commit` on, the default) makes an acknowledged write
 ///   durable.
-/// - Reads run in a read-only `REPEATABLE READ` transaction: every statement of one `read` sees the same snapshot.
+/// - Reads run each statement on its own (autocommit), as SQLite's read connections do: each sees everything
+///   committed before it started. A read of several statements that must agree orders them so that they do
+///   (the audit verification reads the chain's head first, then the records up to it).
 /// - Every `read` and `write` waits at most ``timeout`` for a connection, and its transaction may then take at most
 ///   ``transactionTimeout``: a database that is down or unreachable fails requests with `store_unavailable` instead
 ///   of holding them, and the pool reconnects on its own once it is back.
@@ -94,27 +96,11 @@ public final class PostgresDatabaseStore: CofferDatabase {
         do {
             return try await withoutActuallyEscaping(body) { body in
                 try await bounded { connection in
-                    try await self.transaction(
-                        on: connection, begin: "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+                    try await body(connection.sql(queryLogLevel: nil, logger: self.logger))
                 }
             }
         } catch {
             throw Self.translate(error)
-        }
-    }
-
-    /// Runs `body` in one transaction on `connection`: committed if it returns, rolled back if it throws.
-    private func transaction<T>(
-        on connection: PostgresConnection, begin: String, _ body: (any SQLDatabase) async throws -> T
-    ) async throws -> T {
-        try await run(begin, on: connection)
-        do {
-            let value = try await body(connection.sql(queryLogLevel: nil, logger: logger))
-            try await run("COMMIT", on: connection)
-            return value
-        } catch {
-            try? await run("ROLLBACK", on: connection)
-            throw error
         }
     }
 
@@ -156,9 +142,20 @@ public final class PostgresDatabaseStore: CofferDatabase {
         let leased = Flag()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await self.client.withConnection { connection in
-                    leased.set()
-                    return try await operation(connection)
+                do {
+                    return try await self.client.withConnection { connection in
+                        leased.set()
+                        do {
+                            return try await operation(connection)
+                        } catch {
+                            throw OperationFailed(error: error)
+                        }
+                    }
+                } catch let failed as OperationFailed {
+                    throw failed.error
+                } catch {
+                    // No connection: the pool is closed, or the database cannot be reached.
+                    throw StoreError(.unavailable, "No database connection (\(Self.translate(error))).")
                 }
             }
             group.addTask {
@@ -279,4 +276,9 @@ private final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .relaxed) }
     func set() { value.store(true, ordering: .relaxed) }
+}
+
+/// An error thrown by the work done on a leased connection, told apart from a failure to lease one.
+private struct OperationFailed: Error {
+    let error: any Error
 }

@@ -139,7 +139,8 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writes.submit(body, translate: StoreError.translate) { await self.commit($0) }
+        guard !readers.withLock({ $0.closed }) else { throw StoreError(.unavailable, "The database is closed.") }
+        return try await writes.submit(body, translate: StoreError.translate) { await self.commit($0) }
     }
 
     /// One transaction for `group`, on the writer thread, under the write lock: the only user of the writer

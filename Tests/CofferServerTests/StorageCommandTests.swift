@@ -120,6 +120,18 @@ struct StorageCommandTests {
         #expect(!moved.stdout.contains(url.password ?? "\u{0}") || url.password == nil)
 
         let target = try await PostgresDatabaseStore.open(url: url, logger: Logger(label: "t"))
+        // The ciphertexts are the source's bytes, not re-encrypted.
+        func ciphertexts(_ database: any CofferDatabase) async throws -> [Data] {
+            try await database.read { db in
+                try await db.raw("SELECT ciphertext FROM secret_versions ORDER BY secret_id, version")
+                    .all(decodingColumn: "ciphertext", as: Data.self)
+            }
+        }
+        let source = try await sqlite(data)
+        let sourceCiphertexts = try await ciphertexts(source)
+        await source.close()
+        #expect(sourceCiphertexts.count == 30)
+        #expect(try await ciphertexts(target) == sourceCiphertexts)
         let coffer = try await open(target, key: key)
         for value in values {
             #expect(try await coffer.secrets.value(of: ids[value]!, in: ws, by: owner, origin: origin).value == value)
