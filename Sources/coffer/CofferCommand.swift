@@ -69,8 +69,8 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_DATABASE_URL (or DATABASE_URL)          postgres://user:pass@host:5432/db?sslmode=
                                                              disable|prefer|require|verify-full: PostgreSQL,
                                                              for several instances; unset: SQLite in the data dir
-              COFFER_DATABASE_POOL_SIZE (10),                PostgreSQL connections; the longest a database
-                COFFER_DATABASE_TIMEOUT_SECONDS (5)          call may take before it fails with 503
+              COFFER_DATABASE_POOL_SIZE (10),                PostgreSQL connections; how long a request waits
+                COFFER_DATABASE_TIMEOUT_SECONDS (5)          for one before it fails with 503
               COFFER_MASTER_KEY (or SECRET_ENCRYPTION_KEY,   base64 of 32 bytes; otherwise <data>/master.key,
                 ENCRYPTION_KEY)                              generated on first start outside production
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
