@@ -86,6 +86,18 @@ struct PostgresTests {
         #expect(try await b.call(.GET, "/api/auth/me", token: doomed).0 == 401)
         #expect(try await a.call(.GET, "/api/auth/me", token: doomed).0 == 401)
 
+        // A data key added by rotate-key on A is the one B seals new values with, and A reads them.
+        let (rotated, _) = try await a.call(.POST, "/api/secrets/admin/encryption/rotate-key", token: token)
+        #expect(rotated == 202)
+        let (createdOnB, fresh) = try await b.call(
+            .POST, "/api/secrets/workspaces/\(ws)/secrets", token: token, body: #"{"name":"AFTER_ROTATION","value":"new-key"}"#)
+        #expect(createdOnB == 201)
+        let freshID = try #require(fresh["id"] as? String)
+        let (_, versions) = try await b.call(.GET, "/api/secrets/workspaces/\(ws)/secrets/\(freshID)/versions", token: token)
+        #expect((versions["items"] as? [[String: Any]])?.first?["dek_version"] as? Int == 2)
+        let (_, readOnA) = try await a.call(.GET, "/api/secrets/workspaces/\(ws)/secrets/\(freshID)/value", token: token)
+        #expect(readOnA["value"] as? String == "new-key")
+
         // kill -9 of A in the middle of concurrent writes to both: every acknowledged write is there, B keeps serving.
         let acknowledged = LockedBox<[(String, String)]>([])
         let killed = LockedBox(false)
