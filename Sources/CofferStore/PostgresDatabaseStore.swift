@@ -65,9 +65,7 @@ public final class PostgresDatabaseStore: CofferDatabase {
         var background = logger
         background.logLevel = max(logger.logLevel, .warning)
         do {
-            let probe = try await PostgresConnection.connect(
-                configuration: try url.connectionConfiguration(), id: 0, logger: background)
-            try await probe.close()
+            try await withDirectConnection(to: url, logger: background) { _ in }
         } catch {
             throw StoreError(.unavailable, "Cannot use the PostgreSQL database at \(url): \(Self.translate(error)).")
         }
@@ -82,7 +80,6 @@ public final class PostgresDatabaseStore: CofferDatabase {
         let runner = Task { await client.run() }
         let store = PostgresDatabaseStore(url: url, client: client, runner: runner, timeout: timeout, logger: logger)
         do {
-            _ = try await store.read { db in try await db.raw("SELECT 1 AS one").all() }
             try await Migrator.migrate(store, through: schemaThrough)
         } catch {
             await store.close()
@@ -251,22 +248,32 @@ public final class PostgresDatabaseStore: CofferDatabase {
 }
 
 extension PostgresDatabaseStore {
+    /// Runs `body` on one connection of its own, outside the pool, closed afterwards.
+    static func withDirectConnection(
+        to url: PostgresURL, logger: Logger, _ body: (PostgresConnection) async throws -> Void
+    ) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try url.connectionConfiguration(), id: 0, logger: logger)
+        do {
+            try await body(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+
     /// Creates an empty database `name` on the server of `url` (for set-up scripts and tests); `name` must be a
     /// plain identifier (letters, digits, `_`).
     public static func createDatabase(named name: String, on url: PostgresURL, logger: Logger) async throws {
         guard !name.isEmpty, name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 < 128 && isalnum(Int32($0)) != 0) })
         else { throw StoreError(.unavailable, "A database name must be letters, digits and underscores.") }
-        let client = PostgresClient(configuration: try url.clientConfiguration(poolSize: 2), backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            do {
-                try await client.withConnection { connection in
-                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-                }
-            } catch {
-                throw translate(error)
+        do {
+            try await withDirectConnection(to: url, logger: logger) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
             }
+        } catch {
+            throw translate(error)
         }
     }
 }
