@@ -50,6 +50,10 @@ public final class Coffer: Sendable {
     public let audit: AuditLog
     public let admin: AdminService
     public let serviceTokens: ServiceTokenService
+    /// Vault's KV v2 over the workspace's secrets.
+    public let kv: KVService
+    /// Vault's transit engine: encryption as a service with workspace keys.
+    public let transit: TransitService
     /// The domain clock (injected in tests), for the layers above that need "now" consistently.
     public let now: @Sendable () -> Date
     /// The DEK re-encryption job runner; run it as a service (it resumes unfinished jobs on start).
@@ -68,6 +72,9 @@ public final class Coffer: Sendable {
         now: @escaping @Sendable () -> Date
     ) {
         self.serviceTokens = serviceTokens
+        self.kv = KVService(secrets: secrets)
+        self.transit = TransitService(
+            database: database, keyring: keyring, audit: audit, access: workspaces, clock: now)
         self.now = now
         self.database = database
         self.keyring = keyring

@@ -48,6 +48,12 @@ public struct CofferError: Error, Sendable, CustomStringConvertible {
         public static let storeUnavailable = Code("store_unavailable")
         /// A record with the same identity already exists (a uniqueness rule of the store).
         public static let conflict = Code("conflict")
+        /// No transit key of that name in the workspace.
+        public static let transitKeyNotFound = Code("transit_key_not_found")
+        /// A transit ciphertext is malformed, was made by another key, or fails authentication.
+        public static let invalidCiphertext = Code("invalid_ciphertext")
+        /// A check-and-set write named a version other than the current one (or none where one is required).
+        public static let casMismatch = Code("cas_mismatch")
         /// A key backend failed.
         public static let keyProviderUnavailable = Code("key_provider_unavailable")
         /// Anything unexpected; details go to the server log, never to the client.

@@ -20,6 +20,7 @@ import Synchronization
 public final class Keyring: Sendable {
     public let provider: any KeyProvider
     private let keys = KeyRepository()
+    let transitKeys = TransitKeyRepository()
     private let cache = Mutex<[String: EnvelopeKey]>([:])
     private let cacheCapacity: Int
 
@@ -159,6 +160,14 @@ public final class Keyring: Sendable {
                 workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(dek, context: context),
                 provider: provider.name, keyID: provider.keyID, on: db)
         }
+        for var version in try await transitKeys.allVersions(on: db) {
+            let context = Self.transitContext(workspaceID: version.workspaceId, name: version.name, version: version.version)
+            let key = try await old.unwrap(version.wrappedKey, context: context)
+            version.wrappedKey = try await wrap(key, context: context)
+            version.provider = provider.name
+            version.keyId = provider.keyID
+            try await transitKeys.rewrap(version, on: db)
+        }
         return all.count
     }
 
@@ -189,13 +198,27 @@ public final class Keyring: Sendable {
     }
 
     private func cached(workspaceID: String, version: Int) -> EnvelopeKey? {
-        cache.withLock { $0["\(workspaceID):\(version)"] }
+        cached("\(workspaceID):\(version)")
     }
 
     private func remember(_ key: EnvelopeKey, workspaceID: String, version: Int) {
+        remember(key, as: "\(workspaceID):\(version)")
+    }
+
+    func cached(_ name: String) -> EnvelopeKey? {
+        cache.withLock { $0[name] }
+    }
+
+    func remember(_ key: EnvelopeKey, as name: String) {
         cache.withLock { cache in
             if cache.count >= cacheCapacity { cache.removeAll(keepingCapacity: true) }
-            cache["\(workspaceID):\(version)"] = key
+            cache[name] = key
+        }
+    }
+
+    func forget(prefix: String) {
+        cache.withLock { cache in
+            for name in cache.keys where name.hasPrefix(prefix) { cache[name] = nil }
         }
     }
 }

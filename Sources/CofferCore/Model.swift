@@ -25,7 +25,7 @@ public enum Permission: Sendable {
     case read
     /// Create, update, rotate and delete secrets.
     case write
-    /// Manage members, read audit records.
+    /// Manage members, read audit records; destroy versions; create and configure transit keys.
     case administer
 
     var minimumRole: Role {
@@ -89,9 +89,11 @@ public enum RotationPolicy: String, Sendable, CaseIterable {
     }
 }
 
-/// Audit actions: seed 004's, plus `restored`, `purged`, and `listed` (denied list and metadata attempts).
+/// Audit actions: seed 004's, plus `restored`, `purged`, and `listed` (denied list and metadata attempts), and
+/// the transit operations `encrypted`, `decrypted` and `rewrapped`.
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case created, accessed, updated, rotated, deleted, restored, purged, listed
+    case encrypted, decrypted, rewrapped
 }
 
 /// Who is calling.

@@ -13,7 +13,7 @@ extension SecretService {
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .accessed, origin: origin)
         let rows = try await database.read { db in
             try await self.secrets.allWithCurrentVersion(workspaceID: workspaceID, on: db)
-        }.filter { names?.contains($0.0.name) ?? true }
+        }.filter { (names?.contains($0.0.name) ?? true) && $0.1.isReadable }
         var values: [SecretValue] = []
         var events: [AuditEvent] = []
         var failure: CofferError?

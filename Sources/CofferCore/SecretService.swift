@@ -190,6 +190,19 @@ public final class SecretService: Sendable {
         return SecretMetadata(try await find(secretID, in: workspaceID))
     }
 
+    /// The metadata of the live secret named `name` in a workspace.
+    /// - Throws: `secret_not_found`.
+    public func metadata(
+        named name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
+    ) async throws -> SecretMetadata {
+        _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .accessed, origin: origin)
+        let record = try await database.read { db in
+            try await self.secrets.find(name: name, workspaceID: workspaceID, on: db)
+        }
+        guard let record else { throw CofferError(.secretNotFound, "No secret with that name in this workspace.") }
+        return SecretMetadata(record)
+    }
+
     /// A secret's value (the current version, or `version`), released only after the access is durably audited.
     public func value(
         of secretID: String, in workspaceID: String, version: Int? = nil, by principal: Principal,
@@ -208,6 +221,12 @@ public final class SecretService: Sendable {
         guard let (secret, stored) = found else {
             try await audit.appendDurably(event(false, ["reason": .string("not_found")]))
             throw CofferError(.secretNotFound, version == nil ? "Secret not found." : "Secret or version not found.")
+        }
+        guard stored.isReadable else {
+            let reason = stored.destroyedAt != nil ? "version_destroyed" : "version_deleted"
+            try await audit.appendDurably(
+                event(false, ["reason": .string(reason), "version": .number(Double(stored.version))]))
+            throw CofferError(.secretNotFound, "That version was deleted or destroyed through the KV API.")
         }
         let plaintext: String
         do {
@@ -370,11 +389,12 @@ public final class SecretService: Sendable {
             ], on: db)
     }
 
-    /// Seals and stores a new version, then destroys versions beyond the configured limit.
+    /// Seals and stores a new version, then destroys versions beyond `keep` (default: the configured limit).
     func storeVersion(
-        _ value: String, of record: SecretRecord, version: Int, by userID: String?, at time: Date,
+        _ value: String, of record: SecretRecord, version: Int, by userID: String?, at time: Date, keep: Int? = nil,
         on db: any SQLDatabase
     ) async throws {
+        let keep = keep ?? settings.maxVersions
         let (ciphertext, dekVersion) = try await keyring.seal(
             value, workspaceID: record.workspaceId, secretID: record.id, version: version, on: db)
         try await secrets.insertVersion(
@@ -382,8 +402,8 @@ public final class SecretService: Sendable {
                 secretId: record.id, version: version, ciphertext: ciphertext, dekVersion: dekVersion,
                 createdBy: userID, createdAt: time.millis),
             workspaceID: record.workspaceId, on: db)
-        if version > settings.maxVersions {
-            try await secrets.pruneVersions(of: record.id, keep: settings.maxVersions, on: db)
+        if version > keep {
+            try await secrets.pruneVersions(of: record.id, keep: keep, on: db)
         }
     }
 }

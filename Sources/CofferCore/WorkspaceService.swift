@@ -19,6 +19,8 @@ public final class WorkspaceService: Sendable {
     /// Members' roles, keyed by user and workspace, so a request does not read its membership row. Every
     /// membership change here evicts them all before it returns.
     private let roles: RevocableCache<Role>
+    /// Mount points already resolved, keyed by caller and mount; evicted with the roles.
+    private let mounts: RevocableCache<WorkspaceView>
 
     init(
         database: any CofferDatabase, keyring: Keyring, audit: AuditLog, clock: @escaping @Sendable () -> Date,
@@ -29,6 +31,7 @@ public final class WorkspaceService: Sendable {
         self.audit = audit
         self.clock = clock
         self.roles = RevocableCache(ttl: cacheSeconds, clock: clock)
+        self.mounts = RevocableCache(ttl: cacheSeconds, clock: clock)
     }
 
     /// Creates a workspace with its first data key; the caller becomes its owner.
@@ -50,7 +53,45 @@ public final class WorkspaceService: Sendable {
                 workspaceID: record.id, userID: principal.userID, role: Role.owner.rawValue, at: now.millis, on: db)
             try await self.keyring.createWorkspaceKey(workspaceID: record.id, version: 1, at: now, on: db)
         }
+        // A mount point resolved by name may now be ambiguous.
+        invalidateCaches()
         return WorkspaceView(id: record.id, name: record.name, createdAt: now, role: .owner)
+    }
+
+    /// The workspace a mount point names for the caller: a workspace id, or the name of one of the caller's
+    /// workspaces (a service token's own workspace only).
+    ///
+    /// - Throws: `workspace_not_found` when the caller has no such workspace (nothing is said about others'),
+    ///   `validation_failed` when several of the caller's workspaces have that name.
+    public func resolve(mount: String, for principal: Principal) async throws -> WorkspaceView {
+        let key = principal.userID + "/" + mount
+        if let cached = mounts.value(for: key) { return cached }
+        let ticket = mounts.ticket()
+        let found: WorkspaceView
+        if let token = principal.serviceToken {
+            let record = try await database.read { db in try await self.workspaces.find(id: token.workspaceID, on: db) }
+            guard let record, record.id == mount || record.name == mount else {
+                throw CofferError(.workspaceNotFound, "Workspace not found.")
+            }
+            found = WorkspaceView(
+                id: record.id, name: record.name, createdAt: Date(millis: record.createdAt), role: token.role)
+        } else {
+            let mine = try await database.read { db in
+                try await self.workspaces.list(memberID: principal.userID, on: db)
+            }
+            let byID = mine.filter { $0.0.id == mount }
+            let matches = byID.isEmpty ? mine.filter { $0.0.name == mount } : byID
+            guard let (record, role) = matches.first else { throw CofferError(.workspaceNotFound, "Workspace not found.") }
+            guard matches.count == 1 else {
+                throw CofferError.validation(
+                    "Several of your workspaces are named \(mount); use the workspace id as the mount point.")
+            }
+            found = WorkspaceView(
+                id: record.id, name: record.name, createdAt: Date(millis: record.createdAt),
+                role: Role(rawValue: role) ?? .reader)
+        }
+        mounts.store(found, for: key, ticket: ticket)
+        return found
     }
 
     /// The caller's workspaces, with the role held in each.
@@ -97,6 +138,11 @@ public final class WorkspaceService: Sendable {
         return role
     }
 
+    private func invalidateCaches() {
+        roles.invalidateAll()
+        mounts.invalidateAll()
+    }
+
     /// A user's role in a workspace (`nil` for a non-member), from the cache when it was read recently.
     private func role(of userID: String, in workspaceID: String) async throws -> Role? {
         let key = userID + "/" + workspaceID
@@ -120,7 +166,7 @@ public final class WorkspaceService: Sendable {
         let callerRole = try await authorize(
             .administer, in: workspaceID, principal: principal, action: .updated, origin: origin)
         let now = clock().millis
-        defer { roles.invalidateAll() }
+        defer { invalidateCaches() }
         let member = try await database.write { db -> MemberRecord in
             guard let user = try await self.users.find(username: input.username, on: db) else {
                 throw CofferError(.userNotFound, "No user with that username.")
@@ -167,7 +213,7 @@ public final class WorkspaceService: Sendable {
         try principal.requireUser()
         let callerRole = try await authorize(
             .administer, in: workspaceID, principal: principal, action: .updated, origin: origin)
-        defer { roles.invalidateAll() }
+        defer { invalidateCaches() }
         try await database.write { db in
             guard let current = try await self.workspaces.role(of: userID, in: workspaceID, on: db) else {
                 throw CofferError(.memberNotFound, "That user is not a member of this workspace.")

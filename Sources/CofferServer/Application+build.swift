@@ -129,6 +129,12 @@ public func buildApplication(
     router.addRoutes(
         WorkspaceAuditController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/audit")
     router.addRoutes(AdminController(admin: coffer.admin).routes, atPath: "/api/secrets/admin")
+    // The Vault-compatible surface: its own token header, error shape and rate-limit classes.
+    let vault = router.group("v1").add(
+        middleware: VaultMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens, limiter: limiter))
+    VaultSysController(coffer: coffer).add(to: vault)
+    VaultKVController(coffer: coffer).add(to: vault)
+    VaultTransitController(coffer: coffer).add(to: vault)
     // Services stop in reverse order: the database closes last.
     var services: [any Service] = [CofferShutdown(coffer: coffer), coffer.keyRotation, coffer.scheduler]
     if let path = configuration.auditFile {
@@ -136,7 +142,7 @@ public func buildApplication(
     }
     return Application(
         router: router,
-        server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+        server: try tls.map { try .tls(.http1AcceptingList(), tlsConfiguration: $0) } ?? .http1AcceptingList(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer"),
         services: services,
         logger: logger)

@@ -1,4 +1,5 @@
 import CofferCore
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -35,5 +36,15 @@ public struct CofferRequestContext: RequestContext, RemoteAddressRequestContext 
     /// Who and where, for the audit trail.
     var origin: RequestOrigin {
         RequestOrigin(ipAddress: remoteAddress?.ipAddress, userAgent: userAgent, requestID: requestID)
+    }
+
+    /// What a route's `**` matched, percent-decoded, its segments joined by `/` (`""` when nothing).
+    func catchAllPath() throws -> String {
+        try parameters.getCatchAll().map { segment -> String in
+            guard let decoded = String(segment).removingPercentEncoding else {
+                throw CofferError(.validationFailed, "the path is not valid percent-encoding")
+            }
+            return decoded
+        }.joined(separator: "/")
     }
 }

@@ -133,6 +133,13 @@ struct SecretsController {
             .get("values", use: values)
             .post("batch", use: batch)
             .get("statistics", use: statistics)
+            .get("by-name/**", use: metadataByName)
+    }
+
+    /// `GET …/secrets/by-name/<name>`: a secret found by its name (which may be a KV path with slashes).
+    func metadataByName(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<SecretMetadata> {
+        let t = try target(context)
+        return JSONResponse(try await secrets.metadata(named: try context.catchAllPath(), in: t.workspaceID, by: t.principal, origin: context.origin))
     }
 
     struct Target {

@@ -31,8 +31,11 @@ struct APIMiddleware: RouterMiddleware {
         let origin = request.headers[.origin]
         let allowedOrigin = origin.flatMap { corsOrigins.contains($0) ? $0 : nil }
         var response: Response
+        let isVault = request.uri.path.hasPrefix("/v1/")
         do {
-            if ![.get, .head, .post, .patch, .delete, .options].contains(request.method) {
+            if ![.get, .head, .post, .patch, .delete, .options].contains(request.method),
+                !(isVault && request.method == .put)
+            {
                 throw APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "Method not allowed.")
             } else if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
                 guard allowedOrigin != nil else {
@@ -46,12 +49,22 @@ struct APIMiddleware: RouterMiddleware {
                 response = try await next(request, context)
             }
         } catch {
-            let (apiError, expected) = APIError.from(error)
+            // What the surfaces' own middleware did not answer (no route matched, a method refused): in the
+            // shape of the surface the path belongs to.
+            let expected: Bool
+            if isVault {
+                let vaultError: VaultError
+                (vaultError, expected) = VaultError.from(error)
+                response = vaultError.response()
+            } else {
+                let apiError: APIError
+                (apiError, expected) = APIError.from(error)
+                response = apiError.response()
+            }
             if !expected {
                 context.logger.error(
                     "request failed", metadata: ["error": "\(String(reflecting: type(of: error))): \(error)"])
             }
-            response = apiError.response()
         }
         response.headers[.xRequestID] = context.requestID
         response.headers[.xContentTypeOptions] = "nosniff"
@@ -108,7 +121,10 @@ struct AuthMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        // `/v1` authenticates in its own middleware (``VaultMiddleware``).
+        guard let header = request.headers[.authorization], !request.uri.path.hasPrefix("/v1/") else {
+            return try await next(request, context)
+        }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw CofferError(.invalidToken, "Authorization must be `Bearer <token>`.")

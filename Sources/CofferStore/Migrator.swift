@@ -307,6 +307,63 @@ public enum Migrator {
             // job (and with it the rotation of every other secret) until someone repairs the row.
             ["ALTER TABLE key_rotation_jobs ADD COLUMN failed BIGINT NOT NULL DEFAULT 0"]
         },
+        // The Vault-compatible surface. A KV v2 entry is a secret named by its path; its versions can be deleted
+        // (hidden, restorable) or destroyed (ciphertext emptied) one by one, and its path and mount keep Vault's
+        // settings. Transit keys are workspace keys that never leave the server, stored wrapped like data keys.
+        Migration(version: 9, name: "KV v2 version states and settings, transit keys") { dialect in
+            [
+                "ALTER TABLE secret_versions ADD COLUMN deleted_at BIGINT",
+                "ALTER TABLE secret_versions ADD COLUMN destroyed_at BIGINT",
+                """
+                CREATE TABLE kv_metadata (
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    path TEXT NOT NULL,
+                    max_versions INTEGER NOT NULL,
+                    cas_required BOOLEAN NOT NULL,
+                    delete_version_after TEXT NOT NULL,
+                    custom_metadata TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, path)
+                )
+                """,
+                """
+                CREATE TABLE kv_config (
+                    workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),
+                    max_versions INTEGER NOT NULL,
+                    cas_required BOOLEAN NOT NULL,
+                    delete_version_after TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE transit_keys (
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                    name TEXT NOT NULL,
+                    key_type TEXT NOT NULL,
+                    latest_version INTEGER NOT NULL,
+                    min_decryption_version INTEGER NOT NULL,
+                    min_encryption_version INTEGER NOT NULL,
+                    min_available_version INTEGER NOT NULL,
+                    deletion_allowed BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, name)
+                )
+                """,
+                """
+                CREATE TABLE transit_key_versions (
+                    workspace_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    wrapped_key \(dialect.blob) NOT NULL,
+                    provider TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, name, version)
+                )
+                """,
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

@@ -149,15 +149,27 @@ public struct SecretVersionRecord: Codable, Sendable, Equatable {
     public var dekVersion: Int
     public var createdBy: String?
     public var createdAt: Int64
+    /// Set while the version is deleted (hidden; restorable).
+    public var deletedAt: Int64?
+    /// Set once the version is destroyed: its ciphertext is gone for good.
+    public var destroyedAt: Int64?
 
-    public init(secretId: String, version: Int, ciphertext: Data, dekVersion: Int, createdBy: String?, createdAt: Int64) {
+    public init(
+        secretId: String, version: Int, ciphertext: Data, dekVersion: Int, createdBy: String?, createdAt: Int64,
+        deletedAt: Int64? = nil, destroyedAt: Int64? = nil
+    ) {
         self.secretId = secretId
         self.version = version
         self.ciphertext = ciphertext
         self.dekVersion = dekVersion
         self.createdBy = createdBy
         self.createdAt = createdAt
+        self.deletedAt = deletedAt
+        self.destroyedAt = destroyedAt
     }
+
+    /// Whether the value can be read: neither deleted nor destroyed.
+    public var isReadable: Bool { deletedAt == nil && destroyedAt == nil }
 }
 
 /// One audit record (seed 004's fields plus workspace, request id, sequence and chain MAC).

@@ -204,7 +204,7 @@ extension KeyRepository {
     /// on a version's key, which every re-encryption would have to move entry by entry).
     public func inUse(on db: any SQLDatabase) async throws -> Set<DataKeyVersion> {
         Set(
-            try await db.raw("SELECT DISTINCT workspace_id, dek_version AS version FROM secret_versions").all()
+            try await db.raw("SELECT DISTINCT workspace_id, dek_version AS version FROM secret_versions WHERE destroyed_at IS NULL").all()
                 .map(DataKeyVersion.init(row:)))
     }
 
@@ -302,7 +302,7 @@ public struct KeyRotationRepository: Sendable {
         let scope: SQLQueryString = workspaceID.map { "AND v.workspace_id = \(bind: $0)" } ?? ""
         return """
             FROM secret_versions v JOIN workspace_keys k ON k.workspace_id = v.workspace_id AND k.state = 'active'
-            WHERE v.dek_version < k.version \(scope)
+            WHERE v.dek_version < k.version AND v.destroyed_at IS NULL \(scope)
             """
     }
 

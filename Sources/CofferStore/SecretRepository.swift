@@ -205,7 +205,8 @@ public struct SecretRepository: Sendable {
     public func versions(of secretID: String, on db: any SQLDatabase) async throws -> [SecretVersionInfo] {
         try await db.raw(
             """
-            SELECT version, dek_version, created_by, created_at FROM secret_versions WHERE secret_id = \(bind: secretID)
+            SELECT version, dek_version, created_by, created_at, deleted_at, destroyed_at FROM secret_versions
+            WHERE secret_id = \(bind: secretID)
             ORDER BY version DESC
             """
         ).all(decoding: SecretVersionInfo.self, with: rowDecoder)
@@ -218,6 +219,40 @@ public struct SecretRepository: Sendable {
             DELETE FROM secret_versions WHERE secret_id = \(bind: secretID) AND version <= (
                 SELECT MAX(version) FROM secret_versions WHERE secret_id = \(bind: secretID)) - \(bind: keep)
             """)
+    }
+
+    /// Marks versions deleted at `time` (nil: restores them); destroyed versions stay as they are.
+    public func setDeleted(
+        _ versions: [Int], of secretID: String, at time: Int64?, on db: any SQLDatabase
+    ) async throws {
+        for version in versions {
+            try await db.exec(
+                """
+                UPDATE secret_versions SET deleted_at = \(bind: time)
+                WHERE secret_id = \(bind: secretID) AND version = \(bind: version) AND destroyed_at IS NULL
+                """)
+        }
+    }
+
+    /// Destroys versions' ciphertexts for good (the rows stay, so that their history can still be shown).
+    public func destroy(_ versions: [Int], of secretID: String, at time: Int64, on db: any SQLDatabase) async throws {
+        for version in versions {
+            try await db.exec(
+                """
+                UPDATE secret_versions SET ciphertext = \(bind: Data()), destroyed_at = \(bind: time)
+                WHERE secret_id = \(bind: secretID) AND version = \(bind: version) AND destroyed_at IS NULL
+                """)
+        }
+    }
+
+    /// Live secret names of a workspace that start with `prefix`, in name order.
+    public func names(workspaceID: String, prefix: String, on db: any SQLDatabase) async throws -> [String] {
+        try await db.raw(
+            """
+            SELECT name FROM secrets WHERE workspace_id = \(bind: workspaceID) AND deleted_at IS NULL
+            AND substr(name, 1, \(literal: prefix.utf8.count)) = \(bind: prefix) ORDER BY name
+            """
+        ).all(decodingColumn: "name", as: String.self)
     }
 
     /// One stored version of a secret, with its ciphertext.
@@ -260,6 +295,8 @@ public struct SecretVersionInfo: Codable, Sendable, Equatable {
     public var dekVersion: Int
     public var createdBy: String?
     public var createdAt: Int64
+    public var deletedAt: Int64?
+    public var destroyedAt: Int64?
 }
 
 /// Counts for `GET …/secrets/statistics`.
@@ -277,7 +314,8 @@ public struct SecretStatistics: Sendable, Equatable {
 private enum SecretVersionRow {
     static let columns =
         "v.ciphertext AS v_ciphertext, v.dek_version AS v_dek_version, v.version AS v_version, "
-        + "v.created_by AS v_created_by, v.created_at AS v_created_at"
+        + "v.created_by AS v_created_by, v.created_at AS v_created_at, v.deleted_at AS v_deleted_at, "
+        + "v.destroyed_at AS v_destroyed_at"
 
     static func pair(_ row: any SQLRow) throws -> (SecretRecord, SecretVersionRecord) {
         if let row = row as? SQLiteResultRow { try pair(of: row) } else { try pair(of: row) }
@@ -293,7 +331,9 @@ private enum SecretVersionRow {
                 ciphertext: try row.decode(column: "v_ciphertext", as: Data.self),
                 dekVersion: try row.decode(column: "v_dek_version", as: Int.self),
                 createdBy: try row.decode(column: "v_created_by", as: String?.self),
-                createdAt: try row.decode(column: "v_created_at", as: Int64.self))
+                createdAt: try row.decode(column: "v_created_at", as: Int64.self),
+                deletedAt: try row.decode(column: "v_deleted_at", as: Int64?.self),
+                destroyedAt: try row.decode(column: "v_destroyed_at", as: Int64?.self))
         )
     }
 }

@@ -1,0 +1,91 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Lets Vault clients' `LIST` verb through. NIO's HTTP/1 parser knows no `LIST` method and would refuse the
+/// request, so a request line `LIST <target> HTTP/1.1` is rewritten to `GET <target>?list=true` (`&list=true`
+/// after an existing query) before the parser sees it: the form Vault's own Go client sends instead of `LIST`.
+///
+/// Guarantees:
+/// - Only the first bytes of a request are looked at or changed: at the start of the connection and after each
+///   response has been written in full (clients that wait for a response before the next request, as Vault's
+///   clients do). A `LIST` pipelined behind another request is left to the parser, which refuses it.
+/// - At most 8 KiB are held back while a request line is incomplete; a longer `LIST` line is passed on as it is.
+final class ListMethodRewriter: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private static let method = Array("LIST ".utf8)
+    private static let maxHeld = 8192
+    private var atRequestStart = true
+    private var held: ByteBuffer?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard atRequestStart else { return context.fireChannelRead(data) }
+        var buffer = unwrapInboundIn(data)
+        if var earlier = held {
+            earlier.writeBuffer(&buffer)
+            buffer = earlier
+            held = nil
+        }
+        let bytes = buffer.readableBytesView
+        let compared = min(bytes.count, Self.method.count)
+        guard bytes.prefix(compared).elementsEqual(Self.method.prefix(compared)) else {
+            atRequestStart = false
+            return context.fireChannelRead(wrapInboundOut(buffer))
+        }
+        let targetStart = bytes.startIndex + Self.method.count
+        guard bytes.count >= Self.method.count,
+            let targetEnd = bytes[targetStart...].firstIndex(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") })
+        else {
+            if bytes.count > Self.maxHeld {
+                atRequestStart = false
+                return context.fireChannelRead(wrapInboundOut(buffer))
+            }
+            held = buffer
+            return
+        }
+        let target = bytes[targetStart..<targetEnd]
+        var rewritten = context.channel.allocator.buffer(capacity: buffer.readableBytes + 16)
+        rewritten.writeString("GET ")
+        rewritten.writeBytes(target)
+        rewritten.writeString(target.contains(UInt8(ascii: "?")) ? "&list=true" : "?list=true")
+        rewritten.writeBytes(bytes[targetEnd...])
+        atRequestStart = false
+        context.fireChannelRead(wrapInboundOut(rewritten))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { atRequestStart = true }
+        context.write(data, promise: promise)
+    }
+}
+
+/// HTTP/1 with ``ListMethodRewriter`` in front of the request parser.
+struct ListMethodHTTP1Channel: ServerChildChannel {
+    let base: HTTP1Channel
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let parser = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try channel.pipeline.syncOperations.addHandler(ListMethodRewriter(), position: .before(parser))
+            return value
+        }
+    }
+
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// `.http1()`, accepting Vault clients' `LIST` verb.
+    static func http1AcceptingList(configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        .init { responder in
+            ListMethodHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration))
+        }
+    }
+}

@@ -1,0 +1,329 @@
+import CofferCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// Vault's transit engine at `/v1/<workspace>/transit/…`, over ``TransitService``.
+struct VaultTransitController {
+    let coffer: Coffer
+    private var transit: TransitService { coffer.transit }
+
+    func add(to group: RouterGroup<CofferRequestContext>) {
+        for method in [HTTPRequest.Method.post, .put] {
+            group.on(":mount/transit/keys/:name", method: method, use: createKey)
+            group.on(":mount/transit/keys/:name/rotate", method: method, use: rotate)
+            group.on(":mount/transit/keys/:name/config", method: method, use: configure)
+            group.on(":mount/transit/keys/:name/trim", method: method, use: trim)
+            group.on(":mount/transit/encrypt/:name", method: method, use: encrypt)
+            group.on(":mount/transit/decrypt/:name", method: method, use: decrypt)
+            group.on(":mount/transit/rewrap/:name", method: method, use: rewrap)
+            group.on(":mount/transit/datakey/:kind/:name", method: method, use: dataKey)
+        }
+        group.get(":mount/transit/keys", use: listKeys)
+        group.get(":mount/transit/keys/:name", use: readKey)
+        group.delete(":mount/transit/keys/:name", use: deleteKey)
+    }
+
+    struct Target {
+        let principal: Principal
+        let workspaceID: String
+        let key: String
+    }
+
+    func target(_ context: CofferRequestContext) async throws -> Target {
+        let principal = try context.vaultPrincipal()
+        let workspace = try await coffer.workspaces.resolve(mount: try context.parameters.require("mount"), for: principal)
+        return Target(principal: principal, workspaceID: workspace.id, key: context.parameters.get("name") ?? "")
+    }
+
+    // MARK: Keys
+
+    struct CreateBody: Decodable {
+        var type: String?
+        var exportable: Bool?
+        var derived: Bool?
+        var convergentEncryption: Bool?
+        var allowPlaintextBackup: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case type, exportable, derived, convergentEncryption = "convergent_encryption"
+            case allowPlaintextBackup = "allow_plaintext_backup"
+        }
+    }
+
+    func createKey(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        let body = try await VaultJSON.decode(CreateBody.self, from: request, context: context, empty: CreateBody())
+        for (flag, name) in [
+            (body.exportable, "exportable"), (body.derived, "derived"), (body.convergentEncryption, "convergent_encryption"),
+            (body.allowPlaintextBackup, "allow_plaintext_backup"),
+        ] where flag == true {
+            throw CofferError(.validationFailed, "\(name) keys are not supported: Coffer's transit keys never leave the server")
+        }
+        try await transit.createKey(t.key, type: body.type, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return Response(status: .noContent)
+    }
+
+    struct KeyInfo: Encodable, Sendable {
+        let name: String
+        let type: String
+        let keys: [String: Int]
+        let latestVersion: Int
+        let minDecryptionVersion: Int
+        let minEncryptionVersion: Int
+        let minAvailableVersion: Int
+        let deletionAllowed: Bool
+        let derived = false
+        let exportable = false
+        let allowPlaintextBackup = false
+        let supportsEncryption = true
+        let supportsDecryption = true
+        let supportsDerivation = false
+        let supportsSigning = false
+        let autoRotatePeriod = 0
+        let importedKey = false
+
+        enum CodingKeys: String, CodingKey {
+            case name, type, keys, latestVersion = "latest_version", minDecryptionVersion = "min_decryption_version"
+            case minEncryptionVersion = "min_encryption_version", minAvailableVersion = "min_available_version"
+            case deletionAllowed = "deletion_allowed", derived, exportable, allowPlaintextBackup = "allow_plaintext_backup"
+            case supportsEncryption = "supports_encryption", supportsDecryption = "supports_decryption"
+            case supportsDerivation = "supports_derivation", supportsSigning = "supports_signing"
+            case autoRotatePeriod = "auto_rotate_period", importedKey = "imported_key"
+        }
+
+        init(_ info: TransitKeyInfo) {
+            name = info.name
+            type = info.type
+            keys = Dictionary(uniqueKeysWithValues: info.versions.map { (String($0.version), Int($0.createdAt.timeIntervalSince1970)) })
+            latestVersion = info.latestVersion
+            minDecryptionVersion = info.minDecryptionVersion
+            minEncryptionVersion = info.minEncryptionVersion
+            minAvailableVersion = info.minAvailableVersion
+            deletionAllowed = info.deletionAllowed
+        }
+    }
+
+    /// A key's description; a missing key is a 404, as Vault answers a read.
+    func readKey(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        do {
+            let info = try await transit.key(t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+            return context.vault(KeyInfo(info))
+        } catch let error as CofferError where error.code == .transitKeyNotFound {
+            throw VaultError(status: .notFound, errors: [])
+        }
+    }
+
+    struct KeyList: Encodable, Sendable { let keys: [String] }
+
+    func listKeys(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        guard Query(request).isList else { throw VaultError(status: .methodNotAllowed, errors: ["unsupported operation"]) }
+        do {
+            return context.vault(KeyList(keys: try await transit.listKeys(in: t.workspaceID, by: t.principal, origin: context.origin)))
+        } catch let error as CofferError where error.code == .transitKeyNotFound {
+            throw VaultError(status: .notFound, errors: [])
+        }
+    }
+
+    func rotate(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        try await transit.rotate(t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return Response(status: .noContent)
+    }
+
+    struct ConfigBody: Decodable {
+        var minDecryptionVersion: Int?
+        var minEncryptionVersion: Int?
+        var deletionAllowed: Bool?
+        var exportable: Bool?
+        var allowPlaintextBackup: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case minDecryptionVersion = "min_decryption_version", minEncryptionVersion = "min_encryption_version"
+            case deletionAllowed = "deletion_allowed", exportable, allowPlaintextBackup = "allow_plaintext_backup"
+        }
+    }
+
+    func configure(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        let body = try await VaultJSON.decode(ConfigBody.self, from: request, context: context, empty: ConfigBody())
+        if body.exportable == true || body.allowPlaintextBackup == true {
+            throw CofferError(.validationFailed, "Coffer's transit keys never leave the server: they cannot be made exportable")
+        }
+        try await transit.configure(
+            t.key,
+            with: TransitKeyChange(
+                minDecryptionVersion: body.minDecryptionVersion, minEncryptionVersion: body.minEncryptionVersion,
+                deletionAllowed: body.deletionAllowed),
+            in: t.workspaceID, by: t.principal, origin: context.origin)
+        return Response(status: .noContent)
+    }
+
+    struct TrimBody: Decodable {
+        var minAvailableVersion: Int?
+        enum CodingKeys: String, CodingKey { case minAvailableVersion = "min_available_version" }
+    }
+
+    func trim(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        let body = try await VaultJSON.decode(TrimBody.self, from: request, context: context, empty: TrimBody())
+        guard let version = body.minAvailableVersion else { throw CofferError(.validationFailed, "missing min_available_version") }
+        try await transit.trim(t.key, minAvailableVersion: version, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return Response(status: .noContent)
+    }
+
+    func deleteKey(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        try await transit.deleteKey(t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return Response(status: .noContent)
+    }
+
+    // MARK: Encryption
+
+    /// One request body of encrypt, decrypt or rewrap: a single item, or `batch_input`.
+    struct CryptoBody: Decodable {
+        struct Item: Decodable {
+            var plaintext: String?
+            var ciphertext: String?
+            var associatedData: String?
+            var keyVersion: Int?
+            var context: String?
+            var reference: String?
+
+            enum CodingKeys: String, CodingKey {
+                case plaintext, ciphertext, associatedData = "associated_data", keyVersion = "key_version", context
+                case reference
+            }
+        }
+
+        var single: Item
+        var batchInput: [Item]?
+        var partialFailureResponseCode: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case batchInput = "batch_input", partialFailureResponseCode = "partial_failure_response_code"
+        }
+
+        init() { single = Item() }
+
+        init(from decoder: any Decoder) throws {
+            single = try Item(from: decoder)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            batchInput = try c.decodeIfPresent([Item].self, forKey: .batchInput)
+            partialFailureResponseCode = try c.decodeIfPresent(Int.self, forKey: .partialFailureResponseCode)
+        }
+    }
+
+    struct Output: Encodable, Sendable {
+        var ciphertext: String?
+        var plaintext: String?
+        var keyVersion: Int?
+        var error: String?
+        var reference: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ciphertext, plaintext, keyVersion = "key_version", error, reference
+        }
+    }
+
+    struct BatchResults: Encodable, Sendable {
+        let batchResults: [Output]
+        enum CodingKeys: String, CodingKey { case batchResults = "batch_results" }
+    }
+
+    enum Operation { case encrypt, decrypt, rewrap }
+
+    func encrypt(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        try await run(.encrypt, request, context)
+    }
+
+    func decrypt(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        try await run(.decrypt, request, context)
+    }
+
+    func rewrap(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        try await run(.rewrap, request, context)
+    }
+
+    /// Runs one operation over the single item or the batch. A single item's failure is a 400 with its message;
+    /// in a batch each item carries its own `error`, and the answer is 400 only when every item failed (or
+    /// `partial_failure_response_code` when some did), as Vault's.
+    private func run(_ operation: Operation, _ request: Request, _ context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        let body = try await VaultJSON.decode(CryptoBody.self, from: request, context: context, empty: CryptoBody())
+        let batch = body.batchInput
+        let inputs = batch ?? [body.single]
+        if batch?.isEmpty == true { throw CofferError(.validationFailed, "missing batch input to process") }
+        var items: [TransitItem] = []
+        items.reserveCapacity(inputs.count)
+        for input in inputs {
+            let text = operation == .encrypt ? input.plaintext : input.ciphertext
+            guard let text else {
+                throw CofferError(.validationFailed, operation == .encrypt ? "missing plaintext to encrypt" : "missing ciphertext to decrypt")
+            }
+            if let derivation = input.context, !derivation.isEmpty {
+                throw CofferError(.validationFailed, "key was not created as a derived key; context must not be given")
+            }
+            items.append(TransitItem(input: text, associatedData: input.associatedData, keyVersion: input.keyVersion))
+        }
+        let results: [TransitResult]
+        switch operation {
+        case .encrypt: results = try await transit.encrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        case .decrypt: results = try await transit.decrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        case .rewrap: results = try await transit.rewrap(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        }
+        var outputs: [Output] = []
+        outputs.reserveCapacity(results.count)
+        var failures = 0
+        for (index, result) in results.enumerated() {
+            var output = Output(reference: inputs[index].reference)
+            switch result {
+            case .success(let text, let version):
+                if operation == .decrypt {
+                    output.plaintext = text
+                } else {
+                    output.ciphertext = text
+                    output.keyVersion = version
+                }
+            case .failure(let message):
+                failures += 1
+                output.error = message
+            }
+            outputs.append(output)
+        }
+        guard batch != nil else {
+            if let message = outputs[0].error { throw VaultError(status: .badRequest, errors: [message]) }
+            return context.vault(outputs[0])
+        }
+        var status = HTTPResponse.Status.ok
+        if failures == outputs.count {
+            status = .badRequest
+        } else if failures > 0, let code = body.partialFailureResponseCode, (200...599).contains(code) {
+            status = .init(code: code)
+        }
+        return context.vault(BatchResults(batchResults: outputs), status: status)
+    }
+
+    struct DataKeyBody: Decodable {
+        var bits: Int?
+        var associatedData: String?
+        enum CodingKeys: String, CodingKey { case bits, associatedData = "associated_data" }
+    }
+
+    /// `datakey/plaintext/<key>` (the data key and its wrapped form) or `datakey/wrapped/<key>` (only the
+    /// wrapped form).
+    func dataKey(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let t = try await target(context)
+        let kind = try context.parameters.require("kind")
+        guard kind == "plaintext" || kind == "wrapped" else {
+            throw CofferError(.validationFailed, "the data key type must be plaintext or wrapped")
+        }
+        let body = try await VaultJSON.decode(DataKeyBody.self, from: request, context: context, empty: DataKeyBody())
+        let key = try await transit.dataKey(
+            key: t.key, bits: body.bits ?? 256, includePlaintext: kind == "plaintext", associatedData: body.associatedData,
+            in: t.workspaceID, by: t.principal, origin: context.origin)
+        return context.vault(Output(ciphertext: key.ciphertext, plaintext: key.plaintext, keyVersion: key.keyVersion))
+    }
+}
