@@ -49,6 +49,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // JSON written straight into bytes: the canonical text of stored JSON and the hot API responses.
+        .target(name: "CofferJSON", swiftSettings: swiftSettings),
         // Key providers that wrap and unwrap data keys; master-key loading.
         .target(
             name: "CofferKeys",
@@ -78,7 +80,7 @@ let package = Package(
         .target(
             name: "CofferCore",
             dependencies: [
-                "CofferCrypto", "CofferKeys", "CofferStore",
+                "CofferCrypto", "CofferKeys", "CofferStore", "CofferJSON",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -90,7 +92,7 @@ let package = Package(
         .target(
             name: "CofferServer",
             dependencies: [
-                "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore",
+                "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -145,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "CofferServerTests",
             dependencies: [
-                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferTestSupport",
+                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferJSON", "CofferTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),

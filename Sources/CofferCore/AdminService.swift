@@ -76,16 +76,15 @@ public final class AdminService: Sendable {
     }
 }
 
-public struct RotationStatusView: Encodable, Sendable {
+public struct RotationStatusView: Sendable {
     public let inProgress: Bool
     public let jobs: [KeyRotationJobView]
 
-    enum CodingKeys: String, CodingKey { case inProgress = "in_progress", jobs }
 }
 
-public struct GeneratedKey: Encodable, Sendable {
+public struct GeneratedKey: Sendable {
     public let key: String
-    public let algorithm = "fernet"
+    /// Always Fernet.
+    public var algorithm: String { "fernet" }
 
-    enum CodingKeys: String, CodingKey { case key, algorithm }
 }

@@ -222,7 +222,7 @@ public final class AuditLog: Sendable {
 }
 
 /// The outcome of checking the audit chain.
-public struct AuditVerification: Sendable, Encodable {
+public struct AuditVerification: Sendable {
     /// Records checked.
     public let checked: Int
     /// Sequence number of the first record whose MAC or position does not verify, if any.
@@ -230,16 +230,6 @@ public struct AuditVerification: Sendable, Encodable {
 
     public var isIntact: Bool { firstBadSequence == nil }
 
-    enum CodingKeys: String, CodingKey {
-        case checked, firstBadSequence = "first_bad_sequence", isIntact = "intact"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(checked, forKey: .checked)
-        try c.encode(firstBadSequence, forKey: .firstBadSequence)
-        try c.encode(isIntact, forKey: .isIntact)
-    }
 }
 
 extension AuditLog {

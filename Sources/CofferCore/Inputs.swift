@@ -1,7 +1,8 @@
-// Request bodies, as the API names their fields. Validation happens in the services, which give each field's
-// problem its own message.
+// What the services take: domain inputs. The REST surface decodes its request bodies into these
+// (CofferServer/REST/Requests.swift). Validation happens in the services, which give each field's problem its
+// own message.
 
-public struct Credentials: Codable, Sendable {
+public struct Credentials: Sendable {
     public var username: String
     public var password: String
 
@@ -11,13 +12,13 @@ public struct Credentials: Codable, Sendable {
     }
 }
 
-public struct WorkspaceCreate: Codable, Sendable {
+public struct WorkspaceCreate: Sendable {
     public var name: String
 
     public init(name: String) { self.name = name }
 }
 
-public struct MemberAdd: Codable, Sendable {
+public struct MemberAdd: Sendable {
     public var username: String
     public var role: String
 
@@ -46,7 +47,7 @@ public struct GeneratorSpec: Codable, Sendable, Equatable {
 
 /// Seed 004's create-secret body. Either `value` or `generate` (Coffer makes the value, and rotates it itself
 /// under an `auto_*` policy).
-public struct SecretCreate: Codable, Sendable {
+public struct SecretCreate: Sendable {
     public var name: String
     public var value: String?
     public var generate: GeneratorSpec?
@@ -55,11 +56,6 @@ public struct SecretCreate: Codable, Sendable {
     public var rotationPolicy: String?
     public var tags: [String]?
     public var metadata: JSONValue?
-
-    enum CodingKeys: String, CodingKey {
-        case name, value, generate, secretType = "secret_type", usage, rotationPolicy = "rotation_policy", tags
-        case metadata
-    }
 
     public init(
         name: String, value: String?, generate: GeneratorSpec? = nil, secretType: String? = nil, usage: String? = nil, rotationPolicy: String? = nil,
@@ -77,7 +73,7 @@ public struct SecretCreate: Codable, Sendable {
 }
 
 /// Seed 004's update body: only the fields present change; a new `value` makes a new version.
-public struct SecretPatch: Codable, Sendable {
+public struct SecretPatch: Sendable {
     public var value: String?
     public var secretType: String?
     public var usage: String?
@@ -85,11 +81,6 @@ public struct SecretPatch: Codable, Sendable {
     public var tags: [String]?
     public var metadata: JSONValue?
     public var isActive: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case value, secretType = "secret_type", usage, rotationPolicy = "rotation_policy", tags, metadata
-        case isActive = "is_active"
-    }
 
     public init(
         value: String? = nil, usage: String? = nil, tags: [String]? = nil, secretType: String? = nil,
@@ -104,41 +95,33 @@ public struct SecretPatch: Codable, Sendable {
 }
 
 /// `new_value` may be omitted for a generated secret: Coffer makes the next value.
-public struct SecretRotate: Codable, Sendable {
+public struct SecretRotate: Sendable {
     public var newValue: String?
-
-    enum CodingKeys: String, CodingKey { case newValue = "new_value" }
 
     public init(newValue: String?) { self.newValue = newValue }
 }
 
-public struct SecretRollback: Codable, Sendable {
+public struct SecretRollback: Sendable {
     public var version: Int
 
     public init(version: Int) { self.version = version }
 }
 
-public struct KeyRotationRequest: Decodable, Sendable {
+public struct KeyRotationRequest: Sendable {
     public var workspaceID: String?
-
-    enum CodingKeys: String, CodingKey { case workspaceID = "workspace_id" }
 
     public init(workspaceID: String? = nil) { self.workspaceID = workspaceID }
 }
 
-public struct RefreshRequest: Codable, Sendable {
+public struct RefreshRequest: Sendable {
     public var refreshToken: String
-
-    enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
 
     public init(refreshToken: String) { self.refreshToken = refreshToken }
 }
 
-public struct PasswordChange: Decodable, Sendable {
+public struct PasswordChange: Sendable {
     public var currentPassword: String
     public var newPassword: String
-
-    enum CodingKeys: String, CodingKey { case currentPassword = "current_password", newPassword = "new_password" }
 
     public init(currentPassword: String, newPassword: String) {
         self.currentPassword = currentPassword
@@ -147,12 +130,10 @@ public struct PasswordChange: Decodable, Sendable {
 }
 
 /// One entry of a batch import.
-public struct SecretImportItem: Codable, Sendable {
+public struct SecretImportItem: Sendable {
     public var name: String
     public var value: String
     public var secretType: String?
-
-    enum CodingKeys: String, CodingKey { case name, value, secretType = "secret_type" }
 
     public init(name: String, value: String, secretType: String? = nil) {
         self.name = name
@@ -162,12 +143,10 @@ public struct SecretImportItem: Codable, Sendable {
 }
 
 /// `POST …/secrets/batch`: create (and with `overwrite`, update) many secrets in one transaction.
-public struct SecretBatch: Codable, Sendable {
+public struct SecretBatch: Sendable {
     public var items: [SecretImportItem]
     public var overwrite: Bool?
     public var dryRun: Bool?
-
-    enum CodingKeys: String, CodingKey { case items, overwrite, dryRun = "dry_run" }
 
     public init(items: [SecretImportItem], overwrite: Bool = false, dryRun: Bool = false) {
         self.items = items

@@ -1,3 +1,4 @@
+import CofferJSON
 import Foundation
 
 /// Any JSON value, for user-supplied metadata and audit details.
@@ -76,4 +77,24 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
+}
+
+extension JSONValue: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        switch self {
+        case .null: json.null()
+        case .bool(let value): json.bool(value)
+        case .number(let value):
+            // As `encode(to:)`: whole numbers below 10^15 as integers.
+            if value.rounded() == value, abs(value) < 1e15 { json.integer(Int64(value)) } else { json.double(value) }
+        case .string(let value): json.string(value)
+        case .array(let values): json.array(values) { $0.value($1) }
+        case .object(let members):
+            json.object { object in
+                for key in members.keys.sorted() {
+                    object.member(key) { $0.value(members[key]!) }
+                }
+            }
+        }
+    }
 }

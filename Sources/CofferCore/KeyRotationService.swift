@@ -258,34 +258,18 @@ public final class KeyRotationService: Service, Sendable {
 }
 
 /// A re-encryption job's progress, for `rotation-status`.
-public struct KeyRotationJobView: Encodable, Sendable {
+public struct KeyRotationJobView: Sendable {
     public let id: String
     public let workspaceID: String?
     public let status: KeyRotationJobStatus
+    /// The status as the API spells it (`running`, `completed`, …).
+    public var statusName: String { status.rawValue }
     public let total: Int64
     public let done: Int64
     /// Versions among `done` that failed their integrity check and were left under their old key.
     public let failed: Int64
     public let startedAt: Date
     public let finishedAt: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case id, workspaceID = "workspace_id", status, total, done, failed, remaining, startedAt = "started_at"
-        case finishedAt = "finished_at"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(workspaceID, forKey: .workspaceID)
-        try c.encode(status, forKey: .status)
-        try c.encode(total, forKey: .total)
-        try c.encode(done, forKey: .done)
-        try c.encode(failed, forKey: .failed)
-        try c.encode(max(0, total - done), forKey: .remaining)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-    }
 
     init(_ record: KeyRotationJobRecord) {
         id = record.id

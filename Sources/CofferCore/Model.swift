@@ -149,7 +149,7 @@ public struct RequestOrigin: Sendable {
 }
 
 /// A page of results.
-public struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+public struct Page<Item: Sendable>: Sendable {
     public let items: [Item]
     public let total: Int
     public let limit: Int

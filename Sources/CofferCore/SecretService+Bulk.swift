@@ -123,14 +123,20 @@ extension SecretService {
 }
 
 /// What an import did (or, for a dry run, would do), by name.
-public struct ImportResult: Codable, Sendable, Equatable {
+public struct ImportResult: Sendable, Equatable {
     public var created: [String]
     public var updated: [String]
     public var skipped: [String]
+
+    public init(created: [String] = [], updated: [String] = [], skipped: [String] = []) {
+        self.created = created
+        self.updated = updated
+        self.skipped = skipped
+    }
 }
 
 /// A list of values (`GET …/secrets/values`).
-public struct SecretValueList: Encodable, Sendable {
+public struct SecretValueList: Sendable {
     public let items: [SecretValue]
 
     public init(items: [SecretValue]) { self.items = items }

@@ -129,26 +129,12 @@ extension SecretService {
 }
 
 /// A version's metadata.
-public struct SecretVersionView: Encodable, Sendable {
+public struct SecretVersionView: Sendable {
     public let version: Int
     public let dekVersion: Int
     public let createdByUserID: String?
     public let createdAt: Date
     public let isCurrent: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case version, dekVersion = "dek_version", createdByUserID = "created_by_user_id", createdAt = "created_at"
-        case isCurrent = "is_current"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(version, forKey: .version)
-        try c.encode(dekVersion, forKey: .dekVersion)
-        try c.encode(createdByUserID, forKey: .createdByUserID)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(isCurrent, forKey: .isCurrent)
-    }
 
     init(_ info: SecretVersionInfo, current: Int) {
         version = info.version
@@ -160,7 +146,7 @@ public struct SecretVersionView: Encodable, Sendable {
 }
 
 /// `GET …/secrets/statistics`.
-public struct SecretStatisticsView: Encodable, Sendable {
+public struct SecretStatisticsView: Sendable {
     public let totalSecrets: Int
     public let activeSecrets: Int
     public let deletedSecrets: Int
@@ -170,12 +156,6 @@ public struct SecretStatisticsView: Encodable, Sendable {
     public let overdue: Int
     public let accessesLast24h: Int
     public let failedAccessesLast24h: Int
-
-    enum CodingKeys: String, CodingKey {
-        case totalSecrets = "total_secrets", activeSecrets = "active_secrets", deletedSecrets = "deleted_secrets"
-        case byType = "by_type", byRotationPolicy = "by_rotation_policy", dueWithin7Days = "due_within_7_days"
-        case overdue, accessesLast24h = "accesses_last_24h", failedAccessesLast24h = "failed_accesses_last_24h"
-    }
 
     init(_ stats: SecretStatistics, accesses: Int, failedAccesses: Int) {
         totalSecrets = stats.total

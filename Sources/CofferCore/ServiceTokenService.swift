@@ -119,12 +119,10 @@ public final class ServiceTokenService: Sendable {
     }
 }
 
-public struct ServiceTokenCreate: Codable, Sendable {
+public struct ServiceTokenCreate: Sendable {
     public var name: String
     public var role: String
     public var expiresInDays: Int?
-
-    enum CodingKeys: String, CodingKey { case name, role, expiresInDays = "expires_in_days" }
 
     public init(name: String, role: String, expiresInDays: Int? = nil) {
         self.name = name
@@ -134,7 +132,7 @@ public struct ServiceTokenCreate: Codable, Sendable {
 }
 
 /// A service token's metadata; `token` only in the creation response.
-public struct ServiceTokenView: Encodable, Sendable {
+public struct ServiceTokenView: Sendable {
     public let id: String
     public let workspaceID: String
     public let name: String
@@ -143,11 +141,6 @@ public struct ServiceTokenView: Encodable, Sendable {
     public let expiresAt: Date
     public let revoked: Bool
     public let token: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, workspaceID = "workspace_id", name, role, createdAt = "created_at", expiresAt = "expires_at", revoked
-        case token
-    }
 
     init(_ record: ServiceTokenRecord, token: String?) {
         id = record.id

@@ -1,18 +1,15 @@
 import CofferStore
 import Foundation
 
-// What the core returns. Field names are the API's (snake_case), so the HTTP layer encodes these as they are.
+// What the core returns: domain values. Each API surface encodes them in its own shapes (CofferServer/REST,
+// CofferServer/Vault).
 
 /// An account as shown to clients: never the password hash.
-public struct UserView: Encodable, Sendable {
+public struct UserView: Sendable {
     public let id: String
     public let username: String
     public let isAdmin: Bool
     public let createdAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id, username, isAdmin = "is_admin", createdAt = "created_at"
-    }
 
     init(_ record: UserRecord) {
         id = record.id
@@ -23,39 +20,27 @@ public struct UserView: Encodable, Sendable {
 }
 
 /// A fresh access token (seed 001's login response).
-public struct TokenGrant: Encodable, Sendable {
+public struct TokenGrant: Sendable {
     public let accessToken: String
-    public let tokenType = "bearer"
     public let expiresIn: Int
     /// Opaque, single use: exchange it at `/api/auth/refresh` for a new pair. Stored by the server only as a hash.
     public let refreshToken: String
 
-    enum CodingKeys: String, CodingKey {
-        case accessToken = "access_token", tokenType = "token_type", expiresIn = "expires_in"
-        case refreshToken = "refresh_token"
-    }
 }
 
-public struct WorkspaceView: Encodable, Sendable {
+public struct WorkspaceView: Sendable {
     public let id: String
     public let name: String
     public let createdAt: Date
     public let role: Role
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, createdAt = "created_at", role
-    }
 }
 
-public struct MemberView: Encodable, Sendable {
+public struct MemberView: Sendable {
     public let userID: String
     public let username: String
     public let role: String
     public let createdAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case userID = "user_id", username, role, createdAt = "created_at"
-    }
 
     init(_ record: MemberRecord) {
         userID = record.userId
@@ -66,7 +51,7 @@ public struct MemberView: Encodable, Sendable {
 }
 
 /// A secret's metadata (seed 004's fields plus version and times). Never the value.
-public struct SecretMetadata: Encodable, Sendable {
+public struct SecretMetadata: Sendable {
     public let id: String
     public let workspaceID: String
     public let name: String
@@ -83,33 +68,6 @@ public struct SecretMetadata: Encodable, Sendable {
     public let version: Int
     public let createdAt: Date
     public let updatedAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id, workspaceID = "workspace_id", name, secretType = "secret_type", usage
-        case rotationPolicy = "rotation_policy", lastRotatedAt = "last_rotated_at", rotationDueAt = "rotation_due_at"
-        case tags, metadata, isActive = "is_active", createdByUserID = "created_by_user_id"
-        case updatedByUserID = "updated_by_user_id", version, createdAt = "created_at", updatedAt = "updated_at"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(workspaceID, forKey: .workspaceID)
-        try c.encode(name, forKey: .name)
-        try c.encode(secretType, forKey: .secretType)
-        try c.encode(usage, forKey: .usage)
-        try c.encode(rotationPolicy, forKey: .rotationPolicy)
-        try c.encode(lastRotatedAt, forKey: .lastRotatedAt)
-        try c.encode(rotationDueAt, forKey: .rotationDueAt)
-        try c.encode(tags, forKey: .tags)
-        try c.encode(metadata, forKey: .metadata)
-        try c.encode(isActive, forKey: .isActive)
-        try c.encode(createdByUserID, forKey: .createdByUserID)
-        try c.encode(updatedByUserID, forKey: .updatedByUserID)
-        try c.encode(version, forKey: .version)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-    }
 
     init(_ record: SecretRecord) {
         id = record.id
@@ -133,14 +91,22 @@ public struct SecretMetadata: Encodable, Sendable {
 }
 
 /// A secret's value: what `GET …/value` returns, after the access is audited.
-public struct SecretValue: Codable, Sendable {
+public struct SecretValue: Sendable {
     public let id: String
     public let name: String
     public let value: String
     public let version: Int
+
+    public init(id: String, name: String, value: String, version: Int) {
+        self.id = id
+        self.name = name
+        self.value = value
+        self.version = version
+    }
 }
 
-/// An audit record as shown to workspace admins (the chain MAC is not shown).
+/// An audit record as shown to workspace admins (the chain MAC is not shown). Its JSON form is the audit
+/// export's line format (``AuditFileExporter``), which the REST API serves as it is.
 public struct AuditEntryView: Encodable, Sendable {
     public let id: String
     public let sequence: Int64

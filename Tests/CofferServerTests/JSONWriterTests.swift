@@ -1,3 +1,4 @@
+import CofferJSON
 import CofferStore
 import Foundation
 import Testing

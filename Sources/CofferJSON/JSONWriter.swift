@@ -1,11 +1,11 @@
 import Foundation
 
-/// A value the API can write as JSON without `JSONEncoder`.
+/// A value that can write itself as JSON without `JSONEncoder`.
 ///
-/// Guarantee: `write(to:)` gives byte for byte what the API's `JSONEncoder` (sorted keys, ISO 8601 dates in whole
-/// seconds, slashes unescaped) gives for the same value; the tests compare the two for every conforming type.
-/// It exists for the hot responses (a secret's value, its metadata, a page of them), where `JSONEncoder` was a
-/// third of a list's CPU (issue 6).
+/// Guarantee: `write(to:)` gives byte for byte what `JSONEncoder` with sorted keys, ISO 8601 dates in whole seconds
+/// and unescaped slashes gives for the same value; the tests compare the two for every conforming type. It exists
+/// for the hot responses (a secret's value, its metadata, a page of them), where `JSONEncoder` was a third of a
+/// list's CPU, and for the canonical text of stored JSON (audit details, metadata).
 public protocol JSONWritable: Encodable, Sendable {
     func write(to json: inout JSONWriter)
 }
@@ -19,7 +19,7 @@ public struct JSONWriter {
     }
 
     /// `{"k1":v1,"k2":v2}`: `body` writes the members with ``member(_:_:)``, keys in sorted order.
-    mutating func object(_ body: (inout Members) -> Void) {
+    public mutating func object(_ body: (inout Members) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         var members = Members(writer: self)
         bytes = []
@@ -28,14 +28,14 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    struct Members {
+    public struct Members {
         fileprivate var writer: JSONWriter
         private var first = true
 
         fileprivate init(writer: JSONWriter) { self.writer = writer }
 
         /// One member; `key` must need no escaping.
-        mutating func member(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
+        public mutating func member(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
             writer.raw(first ? "\"" : ",\"")
             first = false
             writer.raw(key)
@@ -43,7 +43,7 @@ public struct JSONWriter {
             value(&writer)
         }
 
-        mutating func member(_ key: String, _ value: (inout JSONWriter) -> Void) {
+        public mutating func member(_ key: String, _ value: (inout JSONWriter) -> Void) {
             if !first { writer.bytes.append(UInt8(ascii: ",")) }
             first = false
             writer.string(key)
@@ -52,7 +52,7 @@ public struct JSONWriter {
         }
     }
 
-    mutating func array<C: Collection>(_ items: C, _ element: (inout JSONWriter, C.Element) -> Void) {
+    public mutating func array<C: Collection>(_ items: C, _ element: (inout JSONWriter, C.Element) -> Void) {
         bytes.append(UInt8(ascii: "["))
         var first = true
         for item in items {
@@ -64,18 +64,18 @@ public struct JSONWriter {
     }
 
     /// Makes room for `count` more bytes.
-    mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
+    public mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
 
     /// Appends `text` as it is: JSON punctuation and literals.
     private mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func null() { raw("null") }
+    public mutating func null() { raw("null") }
 
-    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+    public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
-    mutating func integer(_ value: some BinaryInteger) {
+    public mutating func integer(_ value: some BinaryInteger) {
         guard let small = Int64(exactly: value) else { return bytes.append(contentsOf: String(value).utf8) }
         if small < 0 { bytes.append(UInt8(ascii: "-")) }
         digits(small.magnitude, width: 1)
@@ -97,13 +97,13 @@ public struct JSONWriter {
     }
 
     /// A non-integral or huge number, as `JSONEncoder` writes a `Double`.
-    mutating func double(_ value: Double) {
+    public mutating func double(_ value: Double) {
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         bytes.append(contentsOf: text.utf8)
     }
 
-    mutating func string(_ value: String?) {
+    public mutating func string(_ value: String?) {
         guard var value else { return null() }
         bytes.append(UInt8(ascii: "\""))
         value.makeContiguousUTF8()
@@ -142,7 +142,7 @@ public struct JSONWriter {
     /// How many leading bytes of `text` need no escaping, tested eight at a time: a word is clean when none of
     /// its bytes is below 0x20, a quote or a backslash (the exact word-wise tests of "Bit Twiddling Hacks",
     /// `hasless` and `haszero`; bytes of 0x80 and above never match, so UTF-8 sequences pass as they are).
-    static func cleanPrefixCount(_ text: UnsafeRawBufferPointer) -> Int {
+    public static func cleanPrefixCount(_ text: UnsafeRawBufferPointer) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highBits: UInt64 = 0x8080_8080_8080_8080
         var index = 0
@@ -164,7 +164,7 @@ public struct JSONWriter {
     /// `JSONEncoder`'s `.iso8601`: UTC, whole seconds (truncated), `Z`. Computed with integer arithmetic
     /// (proleptic Gregorian calendar, days to civil date after Howard Hinnant's `civil_from_days`): glibc's
     /// `gmtime_r` takes the time-zone lock on every call.
-    mutating func date(_ value: Date?) {
+    public mutating func date(_ value: Date?) {
         guard let value else { return null() }
         let seconds = Int64(value.timeIntervalSince1970.rounded(.down))
         let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
@@ -203,71 +203,5 @@ public struct JSONWriter {
         return remainder < 0 ? (value / divisor - 1, remainder + divisor) : (value / divisor, remainder)
     }
 
-    mutating func value(_ value: some JSONWritable) { value.write(to: &self) }
-}
-
-extension JSONValue: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        switch self {
-        case .null: json.null()
-        case .bool(let value): json.bool(value)
-        case .number(let value):
-            // As `encode(to:)`: whole numbers below 10^15 as integers.
-            if value.rounded() == value, abs(value) < 1e15 { json.integer(Int64(value)) } else { json.double(value) }
-        case .string(let value): json.string(value)
-        case .array(let values): json.array(values) { $0.value($1) }
-        case .object(let members):
-            json.object { object in
-                for key in members.keys.sorted() {
-                    object.member(key) { $0.value(members[key]!) }
-                }
-            }
-        }
-    }
-}
-
-extension Page: JSONWritable where Item: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.reserve(items.count * 512)  // a secret's metadata is about 450 bytes: grow once, not four times
-        json.object { page in
-            page.member("items") { $0.array(items) { $0.value($1) } }
-            page.member("limit") { $0.integer(limit) }
-            page.member("offset") { $0.integer(offset) }
-            page.member("total") { $0.integer(total) }
-        }
-    }
-}
-
-extension SecretValue: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.object { secret in
-            secret.member("id") { $0.string(id) }
-            secret.member("name") { $0.string(name) }
-            secret.member("value") { $0.string(value) }
-            secret.member("version") { $0.integer(version) }
-        }
-    }
-}
-
-extension SecretMetadata: JSONWritable {
-    public func write(to json: inout JSONWriter) {
-        json.object { secret in
-            secret.member("created_at") { $0.date(createdAt) }
-            secret.member("created_by_user_id") { $0.string(createdByUserID) }
-            secret.member("id") { $0.string(id) }
-            secret.member("is_active") { $0.bool(isActive) }
-            secret.member("last_rotated_at") { $0.date(lastRotatedAt) }
-            secret.member("metadata") { $0.value(metadata) }
-            secret.member("name") { $0.string(name) }
-            secret.member("rotation_due_at") { $0.date(rotationDueAt) }
-            secret.member("rotation_policy") { $0.string(rotationPolicy) }
-            secret.member("secret_type") { $0.string(secretType) }
-            secret.member("tags") { $0.array(tags) { $0.string($1) } }
-            secret.member("updated_at") { $0.date(updatedAt) }
-            secret.member("updated_by_user_id") { $0.string(updatedByUserID) }
-            secret.member("usage") { $0.string(usage) }
-            secret.member("version") { $0.integer(version) }
-            secret.member("workspace_id") { $0.string(workspaceID) }
-        }
-    }
+    public mutating func value(_ value: some JSONWritable) { value.write(to: &self) }
 }

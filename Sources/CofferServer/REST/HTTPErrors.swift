@@ -1,5 +1,6 @@
 import CofferCore
 import CofferKeys
+import CofferJSON
 import Foundation
 import Hummingbird
 import NIOCore
@@ -88,64 +89,6 @@ struct APIError: Error {
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// JSON in and out, with the API's conventions (ISO 8601 dates, no escaped slashes).
-enum JSONCoding {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return encoder
-    }()
-
-    /// Reads and decodes a JSON request body, mapping every failure to a clear client error:
-    /// not JSON → 400 `invalid_json`; missing, null or mistyped field → 422 `validation_failed` naming the field;
-    /// larger than the body limit → 413.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: CofferRequestContext) async throws -> T {
-        var request = request
-        let buffer = try await request.collectBody(upTo: context.maxBodyBytes)
-        guard buffer.readableBytes > 0 else {
-            throw CofferError(.invalidJSON, "A JSON request body is required.")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw describe(error)
-        }
-    }
-
-    static func describe(_ error: DecodingError) -> CofferError {
-        func path(_ context: DecodingError.Context, _ key: (any CodingKey)? = nil) -> String {
-            let keys = context.codingPath + (key.map { [$0] } ?? [])
-            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return CofferError(.invalidJSON, "The request body is not valid JSON.")
-        case .dataCorrupted(let context):
-            return .init(.validationFailed, "field `\(path(context))` has an invalid value")
-        case .keyNotFound(let key, let context):
-            return .init(.validationFailed, "field `\(path(context, key))` is required")
-        case .valueNotFound(_, let context):
-            return .init(.validationFailed, "field `\(path(context))` must not be null")
-        case .typeMismatch(let type, let context):
-            if context.codingPath.isEmpty { return .init(.validationFailed, "the request body must be a JSON object") }
-            return .init(.validationFailed, "field `\(path(context))` must be \(describe(type))")
-        @unknown default:
-            return .init(.validationFailed, "the request body does not match the expected shape")
-        }
-    }
-
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Bool.Type: "a boolean"
-        case is Int.Type, is Double.Type: "a number"
-        case is [String].Type, is [Any].Type: "an array"
-        default: "of another type"
-        }
     }
 }
 

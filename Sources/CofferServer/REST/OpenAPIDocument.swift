@@ -258,6 +258,11 @@ enum OpenAPIDocument {
                 "get": op("Secrets due for rotation.", params: [ws, query("days_ahead", ["type": "integer", "minimum": 0, "maximum": 3650])], returns: "RotationDue")
             ],
             "\(base)/statistics": ["get": op("Workspace statistics.", params: [ws], returns: "Statistics")],
+            "\(base)/by-name/{name}": [
+                "get": op(
+                    "Metadata of the live secret with this name (a KV path's slashes may follow, unescaped).",
+                    params: [ws, path("name")], returns: "SecretMetadata")
+            ],
             "\(base)/{secret_id}": [
                 "get": op("Metadata.", params: [ws, secret], returns: "SecretMetadata"),
                 "patch": op("Update; a new value makes a new version.", params: [ws, secret], body: "SecretPatch", returns: "SecretMetadata"),
