@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "CofferCore", targets: ["CofferCore"]),
         .library(name: "CofferKeys", targets: ["CofferKeys"]),
         .library(name: "CofferStore", targets: ["CofferStore"]),
+        .library(name: "CofferJSON", targets: ["CofferJSON"]),
+        .library(name: "CofferServer", targets: ["CofferServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -21,6 +21,8 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CofferCrypto", package: "coffer"),
                 .product(name: "CofferCore", package: "coffer"),
+                .product(name: "CofferJSON", package: "coffer"),
+                .product(name: "CofferServer", package: "coffer"),
                 .product(name: "CofferKeys", package: "coffer"),
                 .product(name: "CofferStore", package: "coffer"),
                 .product(name: "Crypto", package: "swift-crypto"),

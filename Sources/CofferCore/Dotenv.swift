@@ -131,6 +131,17 @@ public enum Dotenv {
     }
 
     /// Writes entries as `NAME="value"` lines that `parse` reads back to the same values.
+    /// Whether `name` is an environment-variable name as Coffer's secret names are: `[A-Za-z_][A-Za-z0-9_]*`,
+    /// at most 128 bytes. KV paths (`app/db`) are not, and are left out of environments and .env files.
+    public static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, name.utf8.count <= 128,
+            first == UInt8(ascii: "_") || (first >= 65 && first <= 90) || (first >= 97 && first <= 122)
+        else { return false }
+        return name.utf8.allSatisfy {
+            $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122)
+        }
+    }
+
     public static func render(_ entries: [(name: String, value: String)]) -> String {
         var out = ""
         for (name, value) in entries {

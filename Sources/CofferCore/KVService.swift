@@ -82,7 +82,7 @@ public final class KVService: Sendable {
     private var access: WorkspaceService { secrets.access }
     private var database: any CofferDatabase { secrets.database }
 
-    /// A KV path: 1 to 512 characters in segments of `A-Z a-z 0-9 _ . - @ + = :` separated by single slashes.
+    /// A KV path: 1 to 512 characters in segments of `A-Z a-z 0-9 _ . - @ + :` separated by single slashes.
     static func validatePath(_ path: String) throws {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         guard (1...512).contains(path.utf8.count),
@@ -92,12 +92,12 @@ public final class KVService: Sendable {
                 case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                     UInt8(ascii: "0")...UInt8(ascii: "9"):
                     true
-                default: "_.-@+=:/".utf8.contains(byte)
+                default: "_.-@+:/".utf8.contains(byte)
                 }
             })
         else {
             throw CofferError.validation(
-                "path must be 1 to 512 characters of A-Z a-z 0-9 _ . - @ + = : in segments separated by single slashes")
+                "path must be 1 to 512 characters of A-Z a-z 0-9 _ . - @ + : in segments separated by single slashes")
         }
     }
 
@@ -333,6 +333,8 @@ public final class KVService: Sendable {
                         success: true)
                 ], on: db)
         }
+        // Destroyed ciphertexts leave the store's files too, as a purge's do.
+        if change == .destroy { try await database.compact() }
     }
 
     // MARK: Metadata
@@ -368,7 +370,10 @@ public final class KVService: Sendable {
         of path: String, with change: KVSettingsChange, in workspaceID: String, by principal: Principal,
         origin: RequestOrigin
     ) async throws {
-        _ = try await access.authorize(.write, in: workspaceID, principal: principal, action: .updated, origin: origin)
+        // Lowering max_versions destroys older versions at the next write: as destroying them, it needs admin.
+        _ = try await access.authorize(
+            change.maxVersions == nil ? .write : .administer, in: workspaceID, principal: principal, action: .updated,
+            origin: origin)
         try Self.validatePath(path)
         if let max = change.maxVersions, !(0...secrets.settings.maxVersions).contains(max) {
             throw CofferError.validation("max_versions must be from 0 to \(secrets.settings.maxVersions)")
@@ -409,12 +414,18 @@ public final class KVService: Sendable {
         }
     }
 
-    /// Vault's duration text: `0s`, or digits with `s`, `m` or `h` (for example `768h`).
+    /// `delete_version_after`: Coffer does not delete versions on a timer, so only a zero duration (`0`, `0s`,
+    /// Go's `0h0m0s`) is accepted; anything else is refused rather than stored and silently not enforced.
     static func validateDuration(_ text: String?) throws {
         guard let text else { return }
-        guard text == "0" || (text.count <= 16 && text.dropLast().allSatisfy(\.isNumber) && text.count >= 2
-            && ["s", "m", "h"].contains(text.last!))
-        else { throw CofferError.validation("delete_version_after must be a duration such as 0s, 30m or 768h") }
+        let units = Set("hms.")
+        guard !text.isEmpty, text.count <= 32, text.allSatisfy({ $0.isASCII && ($0.isNumber || units.contains($0)) }),
+            text.first!.isNumber
+        else { throw CofferError.validation("delete_version_after must be a duration such as 0s or 768h0m0s") }
+        guard text.allSatisfy({ $0 == "0" || units.contains($0) }) else {
+            throw CofferError.validation(
+                "delete_version_after is not supported: Coffer keeps versions until they are deleted or destroyed")
+        }
     }
 
     /// Destroys the entry at `path` with every version and its settings, for good.

@@ -12,70 +12,65 @@ import SQLKit
 ///   `coffer:transit:<workspace>:<name>:<version>`; a master-key rewrap rewraps them with the data keys.
 /// - Ciphertexts are Vault's `aes256-gcm96` (``TransitCiphertext``); a ciphertext that does not authenticate, or
 ///   names a version that is not stored, yields `invalid_ciphertext` and no plaintext.
+/// - Unwrapped versions are cached under the key's generation (its creation time), so a key deleted and made
+///   again under the same name on another instance is never served from here; a version is cached only once it
+///   has been read back from the store, never from inside the transaction that creates it (which may roll back).
 extension Keyring {
     static func transitContext(workspaceID: String, name: String, version: Int) -> String {
         "coffer:transit:\(workspaceID):\(name):\(version)"
     }
 
-    private static func cacheName(workspaceID: String, name: String, version: Int) -> String {
-        "transit:\(workspaceID):\(name):\(version)"
+    private static func cacheName(_ key: TransitKeyRecord, version: Int) -> String {
+        "transit:\(key.workspaceId):\(key.name):\(key.createdAt):\(version)"
     }
 
     /// Makes and stores version `version` of a transit key, wrapped by the provider.
-    func createTransitKeyVersion(
-        workspaceID: String, name: String, version: Int, at time: Date, on db: any SQLDatabase
-    ) async throws {
-        let key = KeyMaterial.generate()
-        let wrapped = try await wrap(key, context: Self.transitContext(workspaceID: workspaceID, name: name, version: version))
+    func createTransitKeyVersion(_ key: TransitKeyRecord, version: Int, at time: Date, on db: any SQLDatabase) async throws {
+        let material = KeyMaterial.generate()
+        let wrapped = try await wrap(
+            material, context: Self.transitContext(workspaceID: key.workspaceId, name: key.name, version: version))
         try await transitKeys.insertVersion(
             TransitKeyVersionRecord(
-                workspaceId: workspaceID, name: name, version: version, wrappedKey: wrapped, provider: provider.name,
-                keyId: provider.keyID, createdAt: time.millis),
+                workspaceId: key.workspaceId, name: key.name, version: version, wrappedKey: wrapped,
+                provider: provider.name, keyId: provider.keyID, createdAt: time.millis),
             on: db)
-        remember(try EnvelopeKey(key), as: Self.cacheName(workspaceID: workspaceID, name: name, version: version))
-    }
-
-    /// Forgets every cached version of a key (after a trim or a delete).
-    func forgetTransitKey(workspaceID: String, name: String) {
-        forget(prefix: "transit:\(workspaceID):\(name):")
     }
 
     /// A version of a transit key, from the cache or unwrapped from its record; `nil` if it is not stored.
-    private func transitKey(
-        workspaceID: String, name: String, version: Int, on db: any SQLDatabase
-    ) async throws -> EnvelopeKey? {
-        let cacheName = Self.cacheName(workspaceID: workspaceID, name: name, version: version)
+    private func transitKey(_ key: TransitKeyRecord, version: Int, on db: any SQLDatabase) async throws -> EnvelopeKey? {
+        let cacheName = Self.cacheName(key, version: version)
         if let cached = cached(cacheName) { return cached }
-        guard let record = try await transitKeys.version(version, workspaceID: workspaceID, name: name, on: db)
+        guard let record = try await transitKeys.version(version, workspaceID: key.workspaceId, name: key.name, on: db)
         else { return nil }
-        let key: SymmetricKey
+        let material: SymmetricKey
         do {
-            key = try await provider.unwrap(
-                record.wrappedKey, context: Self.transitContext(workspaceID: workspaceID, name: name, version: version))
+            material = try await provider.unwrap(
+                record.wrappedKey,
+                context: Self.transitContext(workspaceID: key.workspaceId, name: key.name, version: version))
         } catch let error as KeyError where error.code == .unwrapFailed {
             throw CofferError(.integrityCheckFailed, "A stored transit key failed its integrity check.")
         } catch let error as KeyError {
             throw CofferError(.keyProviderUnavailable, error.publicMessage)
         }
-        let prepared = try EnvelopeKey(key)
+        let prepared = try EnvelopeKey(material)
         remember(prepared, as: cacheName)
         return prepared
     }
 
     /// Encrypts with version `version` of a transit key: Vault's `vault:v<N>:…` text.
     func transitEncrypt(
-        _ plaintext: [UInt8], workspaceID: String, name: String, version: Int, aad: [UInt8], on db: any SQLDatabase
+        _ plaintext: [UInt8], key: TransitKeyRecord, version: Int, aad: [UInt8], on db: any SQLDatabase
     ) async throws -> String {
-        guard let key = try await transitKey(workspaceID: workspaceID, name: name, version: version, on: db) else {
+        guard let prepared = try await transitKey(key, version: version, on: db) else {
             throw CofferError(.validationFailed, "requested version for encryption is not available")
         }
-        return TransitCiphertext.text(version: version, sealed: try TransitCiphertext.seal(plaintext, using: key, authenticating: aad))
+        return TransitCiphertext.text(
+            version: version, sealed: try TransitCiphertext.seal(plaintext, using: prepared, authenticating: aad))
     }
 
     /// Decrypts a `vault:v<N>:…` text whose version is at least `minimumVersion`; returns the plaintext and N.
     func transitDecrypt(
-        _ ciphertext: String, workspaceID: String, name: String, minimumVersion: Int, aad: [UInt8],
-        on db: any SQLDatabase
+        _ ciphertext: String, key: TransitKeyRecord, minimumVersion: Int, aad: [UInt8], on db: any SQLDatabase
     ) async throws -> (plaintext: [UInt8], version: Int) {
         let parsed: (version: Int, sealed: [UInt8])
         do {
@@ -86,11 +81,13 @@ extension Keyring {
         guard parsed.version >= minimumVersion else {
             throw CofferError(.invalidCiphertext, "ciphertext or signature version is disallowed by policy (too old)")
         }
-        guard let key = try await transitKey(workspaceID: workspaceID, name: name, version: parsed.version, on: db) else {
+        guard parsed.version <= key.latestVersion,
+            let prepared = try await transitKey(key, version: parsed.version, on: db)
+        else {
             throw CofferError(.invalidCiphertext, "invalid ciphertext: no key version \(parsed.version)")
         }
         do {
-            return (try TransitCiphertext.open(parsed.sealed, using: key, authenticating: aad), parsed.version)
+            return (try TransitCiphertext.open(parsed.sealed, using: prepared, authenticating: aad), parsed.version)
         } catch {
             throw CofferError(.invalidCiphertext, "cipher: message authentication failed")
         }

@@ -216,9 +216,4 @@ public final class Keyring: Sendable {
         }
     }
 
-    func forget(prefix: String) {
-        cache.withLock { cache in
-            for name in cache.keys where name.hasPrefix(prefix) { cache[name] = nil }
-        }
-    }
 }

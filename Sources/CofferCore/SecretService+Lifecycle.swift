@@ -29,6 +29,9 @@ extension SecretService {
             guard let stored = try await self.secrets.version(version, of: secretID, on: db) else {
                 throw CofferError(.secretNotFound, "That version does not exist (or is beyond the kept versions).")
             }
+            guard stored.isReadable else {
+                throw CofferError(.secretNotFound, "That version was deleted or destroyed through the KV API.")
+            }
             let value = try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
             record.currentVersion += 1
             try await self.storeVersion(
@@ -70,6 +73,8 @@ extension SecretService {
         try await database.write { db in
             let record = try await self.secret(secretID, in: workspaceID, includingDeleted: true, on: db)
             try await self.secrets.purge(id: secretID, on: db)
+            // A KV path's settings go with the entry they belong to.
+            try await KVRepository().deleteMetadata(workspaceID: workspaceID, path: record.name, on: db)
             try await self.audit.append(
                 [
                     AuditEvent(

@@ -36,10 +36,7 @@ public final class SecretService: Sendable {
     // MARK: Validation
 
     static func validateName(_ name: String) throws {
-        guard let first = name.utf8.first, name.utf8.count <= 128,
-            first == UInt8(ascii: "_") || (first >= 65 && first <= 90) || (first >= 97 && first <= 122),
-            name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) })
-        else {
+        guard Dotenv.isVariableName(name) else {
             throw CofferError.validation(
                 "name must match [A-Za-z_][A-Za-z0-9_]* and be at most 128 characters (an environment variable name)")
         }
@@ -196,6 +193,10 @@ public final class SecretService: Sendable {
         named name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws -> SecretMetadata {
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .accessed, origin: origin)
+        // Only a name a secret can have is looked up (no NUL or other bytes a store might refuse).
+        guard Dotenv.isVariableName(name) || (try? KVService.validatePath(name)) != nil else {
+            throw CofferError(.secretNotFound, "No secret with that name in this workspace.")
+        }
         let record = try await database.read { db in
             try await self.secrets.find(name: name, workspaceID: workspaceID, on: db)
         }

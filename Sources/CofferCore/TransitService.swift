@@ -147,13 +147,12 @@ public final class TransitService: Sendable {
     ) async throws {
         guard try await keys.find(workspaceID: workspaceID, name: name, on: db) == nil else { return }
         let now = clock()
-        try await keys.insert(
-            TransitKeyRecord(
-                workspaceId: workspaceID, name: name, keyType: Self.keyType, latestVersion: 1, minDecryptionVersion: 1,
-                minEncryptionVersion: 0, minAvailableVersion: 0, deletionAllowed: false, createdAt: now.millis,
-                updatedAt: now.millis),
-            on: db)
-        try await keyring.createTransitKeyVersion(workspaceID: workspaceID, name: name, version: 1, at: now, on: db)
+        let key = TransitKeyRecord(
+            workspaceId: workspaceID, name: name, keyType: Self.keyType, latestVersion: 1, minDecryptionVersion: 1,
+            minEncryptionVersion: 0, minAvailableVersion: 0, deletionAllowed: false, createdAt: now.millis,
+            updatedAt: now.millis)
+        try await keys.insert(key, on: db)
+        try await keyring.createTransitKeyVersion(key, version: 1, at: now, on: db)
         try await audit.append([event(.created, key: name, in: workspaceID, by: principal, origin: origin, ["version": 1])], on: db)
     }
 
@@ -177,7 +176,7 @@ public final class TransitService: Sendable {
     /// - Throws: `transit_key_not_found` when there are none (Vault answers an empty list with 404).
     public func listKeys(in workspaceID: String, by principal: Principal, origin: RequestOrigin) async throws -> [String] {
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
-        let names = try await database.read { db in try await self.keys.names(workspaceID: workspaceID, on: db) }
+        let names = try await database.read { db in try await self.keys.names(workspaceID: workspaceID, on: db) }.sorted()
         guard !names.isEmpty else { throw CofferError(.transitKeyNotFound, "No transit keys.") }
         return names
     }
@@ -194,8 +193,7 @@ public final class TransitService: Sendable {
             key.latestVersion += 1
             key.updatedAt = now.millis
             try await self.keys.update(key, on: db)
-            try await self.keyring.createTransitKeyVersion(
-                workspaceID: workspaceID, name: name, version: key.latestVersion, at: now, on: db)
+            try await self.keyring.createTransitKeyVersion(key, version: key.latestVersion, at: now, on: db)
             try await self.audit.append(
                 [
                     self.event(
@@ -214,14 +212,16 @@ public final class TransitService: Sendable {
         try Self.validateName(name)
         try await database.write { db in
             var key = try await self.find(name, in: workspaceID, on: db)
-            if let min = change.minDecryptionVersion {
-                guard min >= 0, min <= key.latestVersion else {
+            if let given = change.minDecryptionVersion {
+                // 0 means 1, as in Vault; either way not below the versions trimmed away.
+                let min = max(given, 1)
+                guard given >= 0, min <= key.latestVersion else {
                     throw CofferError.validation("min_decryption_version cannot be greater than the latest version")
                 }
-                guard min == 0 || min >= key.minAvailableVersion else {
+                guard min >= key.minAvailableVersion else {
                     throw CofferError.validation("min_decryption_version cannot be below the trimmed versions")
                 }
-                key.minDecryptionVersion = max(min, 1)
+                key.minDecryptionVersion = min
             }
             if let min = change.minEncryptionVersion {
                 guard min >= 0, min <= key.latestVersion else {
@@ -279,7 +279,8 @@ public final class TransitService: Sendable {
                         ["min_available_version": .number(Double(minAvailableVersion))])
                 ], on: db)
         }
-        keyring.forgetTransitKey(workspaceID: workspaceID, name: name)
+        // Trimmed key material leaves the store's files too.
+        try await database.compact()
     }
 
     /// Deletes a key and every version, if its configuration allows deletion.
@@ -296,7 +297,7 @@ public final class TransitService: Sendable {
                 [self.event(.purged, key: name, in: workspaceID, by: principal, origin: origin, ["deleted": true])],
                 on: db)
         }
-        keyring.forgetTransitKey(workspaceID: workspaceID, name: name)
+        try await database.compact()
     }
 
     // MARK: Cryptography
@@ -337,19 +338,14 @@ public final class TransitService: Sendable {
                 event(action, key: name, in: workspaceID, by: principal, origin: origin, success: false, ["reason": "not_found"]))
             throw CofferError(.transitKeyNotFound, "encryption key not found")
         }
-        let results = try await database.read { db in
-            var results: [TransitResult] = []
-            results.reserveCapacity(items.count)
-            for item in items {
-                do {
-                    results.append(try await body(item, key, db))
-                } catch let error as TransitItemError {
-                    results.append(.failure(error.message))
-                } catch let error as CofferError where [.invalidCiphertext, .validationFailed].contains(error.code) {
-                    results.append(.failure(error.publicMessage))
-                }
-            }
-            return results
+        let results: [TransitResult]
+        do {
+            results = try await readItems(items, key: key, body)
+        } catch {
+            // A failure beyond the items' own (the store, the key provider): still one audited record.
+            try await audit.appendDurably(
+                event(action, key: name, in: workspaceID, by: principal, origin: origin, success: false, ["reason": "error"]))
+            throw error
         }
         var versions = Set<Int>()
         var failed = 0
@@ -367,6 +363,27 @@ public final class TransitService: Sendable {
                     "versions": .array(versions.sorted().map { .number(Double($0)) }),
                 ]))
         return results
+    }
+
+    /// Runs `body` over the items in one read; an item's own failure (its input, its ciphertext) is its result.
+    private func readItems(
+        _ items: [TransitItem], key: TransitKeyRecord,
+        _ body: @Sendable (TransitItem, TransitKeyRecord, any SQLDatabase) async throws -> TransitResult
+    ) async throws -> [TransitResult] {
+        try await database.read { db in
+            var results: [TransitResult] = []
+            results.reserveCapacity(items.count)
+            for item in items {
+                do {
+                    results.append(try await body(item, key, db))
+                } catch let error as TransitItemError {
+                    results.append(.failure(error.message))
+                } catch let error as CofferError where [.invalidCiphertext, .validationFailed].contains(error.code) {
+                    results.append(.failure(error.publicMessage))
+                }
+            }
+            return results
+        }
     }
 
     /// The version an item encrypts with: the latest unless it names one allowed by the key's bounds.
@@ -391,7 +408,7 @@ public final class TransitService: Sendable {
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             let version = try Self.encryptionVersion(item, key)
             let text = try await self.keyring.transitEncrypt(
-                plaintext, workspaceID: workspaceID, name: name, version: version, aad: aad, on: db)
+                plaintext, key: key, version: version, aad: aad, on: db)
             return .success(text, keyVersion: version)
         }
     }
@@ -404,7 +421,7 @@ public final class TransitService: Sendable {
             item, key, db in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             var (plaintext, version) = try await self.keyring.transitDecrypt(
-                item.input, workspaceID: workspaceID, name: name, minimumVersion: key.minDecryptionVersion, aad: aad,
+                item.input, key: key, minimumVersion: max(key.minDecryptionVersion, key.minAvailableVersion), aad: aad,
                 on: db)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             return .success(Base64.encode(plaintext), keyVersion: version)
@@ -420,12 +437,12 @@ public final class TransitService: Sendable {
             item, key, db in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             var (plaintext, _) = try await self.keyring.transitDecrypt(
-                item.input, workspaceID: workspaceID, name: name, minimumVersion: key.minDecryptionVersion, aad: aad,
+                item.input, key: key, minimumVersion: max(key.minDecryptionVersion, key.minAvailableVersion), aad: aad,
                 on: db)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             let version = try Self.encryptionVersion(item, key)
             let text = try await self.keyring.transitEncrypt(
-                plaintext, workspaceID: workspaceID, name: name, version: version, aad: aad, on: db)
+                plaintext, key: key, version: version, aad: aad, on: db)
             return .success(text, keyVersion: version)
         }
     }
@@ -446,8 +463,7 @@ public final class TransitService: Sendable {
         ) { item, key, db in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             let text = try await self.keyring.transitEncrypt(
-                Array(item.input.utf8).isEmpty ? [] : try Self.decode(item.input, field: "plaintext"),
-                workspaceID: workspaceID, name: name, version: key.latestVersion, aad: aad, on: db)
+                try Self.decode(item.input, field: "plaintext"), key: key, version: key.latestVersion, aad: aad, on: db)
             return .success(text, keyVersion: key.latestVersion)
         }
         switch results[0] {

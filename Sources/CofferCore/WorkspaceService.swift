@@ -61,9 +61,10 @@ public final class WorkspaceService: Sendable {
     /// The workspace a mount point names for the caller: a workspace id, or the name of one of the caller's
     /// workspaces (a service token's own workspace only).
     ///
-    /// - Throws: `workspace_not_found` when the caller has no such workspace (nothing is said about others'),
+    /// - Throws: `workspace_not_found` when the caller has no such workspace (nothing is said about others'; the
+    ///   denial is audited against the mount as a workspace id, as a REST request for it would be),
     ///   `validation_failed` when several of the caller's workspaces have that name.
-    public func resolve(mount: String, for principal: Principal) async throws -> WorkspaceView {
+    public func resolve(mount: String, for principal: Principal, origin: RequestOrigin) async throws -> WorkspaceView {
         let key = principal.userID + "/" + mount
         if let cached = mounts.value(for: key) { return cached }
         let ticket = mounts.ticket()
@@ -71,6 +72,7 @@ public final class WorkspaceService: Sendable {
         if let token = principal.serviceToken {
             let record = try await database.read { db in try await self.workspaces.find(id: token.workspaceID, on: db) }
             guard let record, record.id == mount || record.name == mount else {
+                _ = try await authorize(.read, in: mount, principal: principal, action: .accessed, origin: origin)
                 throw CofferError(.workspaceNotFound, "Workspace not found.")
             }
             found = WorkspaceView(
@@ -81,7 +83,10 @@ public final class WorkspaceService: Sendable {
             }
             let byID = mine.filter { $0.0.id == mount }
             let matches = byID.isEmpty ? mine.filter { $0.0.name == mount } : byID
-            guard let (record, role) = matches.first else { throw CofferError(.workspaceNotFound, "Workspace not found.") }
+            guard let (record, role) = matches.first else {
+                _ = try await authorize(.read, in: mount, principal: principal, action: .accessed, origin: origin)
+                throw CofferError(.workspaceNotFound, "Workspace not found.")
+            }
             guard matches.count == 1 else {
                 throw CofferError.validation(
                     "Several of your workspaces are named \(mount); use the workspace id as the mount point.")

@@ -318,6 +318,7 @@ public struct KeyRotationRepository: Sendable {
             UPDATE secret_versions SET ciphertext = r.column3, dek_version = r.column4
             FROM (VALUES \(rows)) AS r
             WHERE secret_versions.\(unsafeRaw: db.versionPosition) = r.column1 AND secret_versions.dek_version = r.column2
+                AND secret_versions.destroyed_at IS NULL
             """
         }
     }

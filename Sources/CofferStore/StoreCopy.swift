@@ -54,7 +54,8 @@ public enum StoreCopy {
         ]),
         Table(name: "secret_versions", key: "secret_id, version", columns: [
             .text("secret_id"), .integer("version"), .blob("ciphertext"), .integer("dek_version"),
-            .text("created_by"), .integer("created_at"), .text("workspace_id"),
+            .text("created_by"), .integer("created_at"), .text("workspace_id"), .integer("deleted_at"),
+            .integer("destroyed_at"),
         ]),
         Table(name: "secret_audits", key: "seq", columns: [
             .integer("seq"), .text("id"), .text("workspace_id"), .text("secret_id"), .text("action"), .text("user_id"),
@@ -76,6 +77,22 @@ public enum StoreCopy {
         Table(name: "service_tokens", key: "id", columns: [
             .text("id"), .text("workspace_id"), .text("name"), .text("role"), .text("token_hash"),
             .text("created_by"), .integer("created_at"), .integer("expires_at"), .integer("revoked_at"),
+        ]),
+        Table(name: "kv_metadata", key: "workspace_id, path", columns: [
+            .text("workspace_id"), .text("path"), .integer("max_versions"), .boolean("cas_required"),
+            .text("delete_version_after"), .text("custom_metadata"), .integer("created_at"), .integer("updated_at"),
+        ]),
+        Table(name: "kv_config", key: "workspace_id", columns: [
+            .text("workspace_id"), .integer("max_versions"), .boolean("cas_required"), .text("delete_version_after"),
+        ]),
+        Table(name: "transit_keys", key: "workspace_id, name", columns: [
+            .text("workspace_id"), .text("name"), .text("key_type"), .integer("latest_version"),
+            .integer("min_decryption_version"), .integer("min_encryption_version"), .integer("min_available_version"),
+            .boolean("deletion_allowed"), .integer("created_at"), .integer("updated_at"),
+        ]),
+        Table(name: "transit_key_versions", key: "workspace_id, name, version", columns: [
+            .text("workspace_id"), .text("name"), .integer("version"), .blob("wrapped_key"), .text("provider"),
+            .text("key_id"), .integer("created_at"),
         ]),
     ]
 

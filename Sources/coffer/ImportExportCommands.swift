@@ -148,7 +148,13 @@ struct ExportCommand: AsyncParsableCommand {
         let values = try await client.decode(Values.self, .GET, "/api/secrets/workspaces/\(ws)/secrets/values")
         switch format {
         case .dotenv:
-            Output.print(Dotenv.render(values.items.map { ($0.name, $0.value) }))
+            // KV entries (`app/db`) have no .env form; the JSON format carries them.
+            let skipped = values.items.filter { !Dotenv.isVariableName($0.name) }.map(\.name)
+            if !skipped.isEmpty {
+                Output.note("skipped \(skipped.count) secret(s) whose names are not variable names (use --format json): "
+                    + skipped.sorted().joined(separator: ", "))
+            }
+            Output.print(Dotenv.render(values.items.filter { Dotenv.isVariableName($0.name) }.map { ($0.name, $0.value) }))
         case .json:
             let object = Dictionary(uniqueKeysWithValues: values.items.map { ($0.name, $0.value) })
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -51,7 +51,14 @@ struct RunCommand: AsyncParsableCommand {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["COFFER_TOKEN"] = nil
-        for secret in values.items { environment[prefix + secret.name] = secret.value }
+        // KV entries (`app/db`) are not variable names: they would make malformed environment entries.
+        let variables = values.items.filter { Dotenv.isVariableName($0.name) }
+        let others = values.items.filter { !Dotenv.isVariableName($0.name) }
+        if !others.isEmpty {
+            Output.note("skipped \(others.count) secret(s) whose names are not environment variable names: "
+                + others.map(\.name).sorted().joined(separator: ", "))
+        }
+        for secret in variables { environment[prefix + secret.name] = secret.value }
         let status = try ChildProcess.run(command, environment: environment)
         throw ExitCode(status)
     }

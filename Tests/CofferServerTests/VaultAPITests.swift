@@ -172,6 +172,73 @@ struct VaultAPITests {
         }
     }
 
+    @Test("Vault CLI forms, version bounds, what a writer may not do, and names that are not variables")
+    func edges() async throws {
+        try await withLiveServer { api, _ in
+            let team = try await team(api)
+            let token = team.admin.token
+            for n in 1...3 {
+                _ = try await vault(api, .post, "/v1/team/data/cli/x", token: token, body: #"{"data":{"n":"\#(n)"}}"#)
+            }
+            // The vault CLI sends versions as strings.
+            #expect(try await vault(api, .post, "/v1/team/delete/cli/x", token: token, body: #"{"versions":["1"]}"#).status == 204)
+            #expect(try await vault(api, .post, "/v1/team/delete/cli/x", token: token, body: #"{"versions":"2,3"}"#).status == 204)
+            let bad = try await vault(api, .post, "/v1/team/delete/cli/x", token: token, body: #"{"versions":["one"]}"#)
+            #expect(bad.status == 400, "\(bad.raw)")
+            let meta = try await vault(api, .get, "/v1/team/metadata/cli/x", token: token)
+            let versions = (meta["data"] as? [String: Any])?["versions"] as? [String: [String: Any]] ?? [:]
+            #expect(versions.values.allSatisfy { ($0["deletion_time"] as? String)?.isEmpty == false }, "\(meta.raw)")
+            // delete_version_after: zero in any spelling, anything else refused rather than ignored.
+            for zero in ["0s", "0", "0h0m0s"] {
+                let ok = try await vault(
+                    api, .post, "/v1/team/metadata/cli/x", token: token, body: #"{"delete_version_after":"\#(zero)"}"#)
+                #expect(ok.status == 204, "\(zero): \(ok.raw)")
+            }
+            let timed = try await vault(api, .post, "/v1/team/metadata/cli/x", token: token, body: #"{"delete_version_after":"768h0m0s"}"#)
+            #expect(timed.status == 400, "\(timed.raw)")
+            // A KV path cannot smuggle an environment assignment.
+            let assignment = try await vault(
+                api, .post, "/v1/team/data/LD_PRELOAD=/tmp/p.so", token: token, body: #"{"data":{"k":"v"}}"#)
+            #expect(assignment.status == 400, "\(assignment.raw)")
+            // A writer may write, but not lower max_versions (which destroys versions at the next write).
+            let writer = try await api.user("writer", admin: token)
+            _ = try await api.call(
+                .post, "/api/workspaces/\(team.workspaceID)/members", token: token,
+                body: api.json(["username": "writer", "role": "writer"]))
+            #expect(try await vault(api, .post, "/v1/team/data/w", token: writer.token, body: #"{"data":{"a":"b"}}"#).status == 200)
+            let lowered = try await vault(api, .post, "/v1/team/metadata/w", token: writer.token, body: #"{"max_versions":1}"#)
+            #expect(lowered.status == 403, "\(lowered.raw)")
+            // min_decryption_version 0 means 1, and never reaches below trimmed versions.
+            _ = try await vault(api, .post, "/v1/team/transit/keys/k", token: token)
+            _ = try await vault(api, .post, "/v1/team/transit/keys/k/rotate", token: token)
+            _ = try await vault(api, .post, "/v1/team/transit/keys/k/rotate", token: token)
+            _ = try await vault(
+                api, .post, "/v1/team/transit/keys/k/config", token: token,
+                body: #"{"min_decryption_version":3,"min_encryption_version":3}"#)
+            #expect(try await vault(api, .post, "/v1/team/transit/keys/k/trim", token: token, body: #"{"min_available_version":3}"#).status == 204)
+            let below = try await vault(api, .post, "/v1/team/transit/keys/k/config", token: token, body: #"{"min_decryption_version":0}"#)
+            #expect(below.status == 400, "\(below.raw)")
+            // A batch item without its input fails alone.
+            let mixed = try await vault(
+                api, .post, "/v1/team/transit/encrypt/k", token: token,
+                body: #"{"batch_input":[{"plaintext":"aGk="},{"associated_data":"eA=="}]}"#)
+            let results = (mixed["data"] as? [String: Any])?["batch_results"] as? [[String: Any]] ?? []
+            #expect(mixed.status == 200 && results.count == 2, "\(mixed.raw)")
+            #expect(results.first?["ciphertext"] != nil && results.last?["error"] != nil, "\(mixed.raw)")
+            // The mount is echoed as the client named it (the vault CLI strips it from paths).
+            let byID = try await vault(api, .get, "/v1/sys/internal/ui/mounts/\(team.workspaceID)/x", token: token)
+            #expect((byID["data"] as? [String: Any])?["path"] as? String == team.workspaceID + "/", "\(byID.raw)")
+            // A mount the caller has no workspace at is denied, and the denial is audited.
+            let outsider = try await api.user("outsider", admin: token)
+            #expect(try await vault(api, .get, "/v1/\(team.workspaceID)/data/w", token: outsider.token).status == 403)
+            let audit = try await api.call(
+                .get, "/api/secrets/workspaces/\(team.workspaceID)/audit?success=false&limit=100", token: token)
+            #expect(audit.items.contains { $0["user_id"] as? String == outsider.id }, "\(audit.raw)")
+            let nul = try await api.call(.get, "/api/secrets/workspaces/\(team.workspaceID)/secrets/by-name/a%00b", token: token)
+            #expect(nul.status == 404, "\(nul.raw)")
+        }
+    }
+
     @Test("LIST arrives however the request line is split across packets, and the connection stays usable")
     func listVerbOnTheWire() async throws {
         try await withLiveServer { api, _ in
@@ -198,11 +265,21 @@ struct VaultAPITests {
                 print(request(["L", "IS", line[3:20], line[20:]]))
                 print(request([f"GET /v1/team/data/dir/a HTTP/1.1\\r\\nHost: x\\r\\nX-Vault-Token: {token}\\r\\n\\r\\n"]))
                 print(request([line.replace("metadata/dir", "metadata/dir?foo=1")]))
+                # A body the server answers before reading it (a bad token) is never taken for a request line, even
+                # when a segment of it starts like one: the next answer is the next real request's.
+                body = f"LIST /v1/team/metadata/dir HTTP/1.1\\r\\nHost: x\\r\\nX-Vault-Token: {token}\\r\\n\\r\\n"
+                head = (f"POST /v1/team/data/dir/a HTTP/1.1\\r\\nHost: x\\r\\nX-Vault-Token: forged\\r\\n"
+                        f"Content-Type: application/json\\r\\nContent-Length: {len(body) + 4}\\r\\n\\r\\nabcd")
+                print(request([head]))
+                s.sendall(body.encode()); time.sleep(0.1)
+                print(request([f"GET /v1/team/data/dir/a HTTP/1.1\\r\\nHost: x\\r\\nX-Vault-Token: {token}\\r\\n\\r\\n"]))
                 """, [String(port), team.admin.token])
             #expect(result.status == 0, "\(result)")
             let lines = result.stdout.split(separator: "\n")
-            #expect(lines.count == 3, "\(result)")
-            #expect(lines.allSatisfy { $0.contains("200 OK") }, "\(result)")
+            #expect(lines.count == 5, "\(result)")
+            #expect(lines.count == 5 && lines[3].contains("403") && lines[4].contains("'k': 'v'"), "\(result)")
+            let listed = lines.prefix(3)
+            #expect(listed.allSatisfy { $0.contains("200 OK") }, "\(result)")
             #expect(lines.first?.contains("'keys': ['a']") == true, "\(result)")
         }
     }

@@ -1,7 +1,9 @@
 import Benchmark
 import CofferCore
 import CofferCrypto
+import CofferJSON
 import CofferKeys
+import CofferServer
 import CofferStore
 import Foundation
 import Logging

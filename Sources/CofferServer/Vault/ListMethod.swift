@@ -8,9 +8,11 @@ import NIOHTTP1
 /// after an existing query) before the parser sees it: the form Vault's own Go client sends instead of `LIST`.
 ///
 /// Guarantees:
-/// - Only the first bytes of a request are looked at or changed: at the start of the connection and after each
-///   response has been written in full (clients that wait for a response before the next request, as Vault's
-///   clients do). A `LIST` pipelined behind another request is left to the parser, which refuses it.
+/// - Only the first bytes of a request are looked at or changed: at the start of the connection, and once the
+///   parser has seen the previous request end (its body included) and its response has been written in full
+///   (clients that wait for a response before the next request, as Vault's clients do). Bytes of a body, even one
+///   the server answered before reading it, are never looked at. A `LIST` pipelined behind another request is left
+///   to the parser, which refuses it.
 /// - At most 8 KiB are held back while a request line is incomplete; a longer `LIST` line is passed on as it is.
 final class ListMethodRewriter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -18,13 +20,28 @@ final class ListMethodRewriter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// Where the connection is between requests; ``RequestBoundary``, after the parser, reports requests' ends.
+    final class State {
+        var requestEnded = true
+        var responseEnded = true
+        var atRequestStart: Bool { requestEnded && responseEnded }
+    }
+
     private static let method = Array("LIST ".utf8)
     private static let maxHeld = 8192
-    private var atRequestStart = true
+    let state = State()
     private var held: ByteBuffer?
 
+    private var atRequestStart: Bool {
+        get { state.atRequestStart }
+        set {
+            state.requestEnded = newValue
+            state.responseEnded = newValue
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard atRequestStart else { return context.fireChannelRead(data) }
+        guard held != nil || atRequestStart else { return context.fireChannelRead(data) }
         var buffer = unwrapInboundIn(data)
         if var earlier = held {
             earlier.writeBuffer(&buffer)
@@ -59,8 +76,22 @@ final class ListMethodRewriter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { atRequestStart = true }
+        if case .end = unwrapOutboundIn(data) { state.responseEnded = true }
         context.write(data, promise: promise)
+    }
+}
+
+/// After the parser: tells ``ListMethodRewriter`` where each request ends.
+final class RequestBoundary: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    let state: ListMethodRewriter.State
+
+    init(state: ListMethodRewriter.State) { self.state = state }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { state.requestEnded = true }
+        context.fireChannelRead(data)
     }
 }
 
@@ -71,7 +102,9 @@ struct ListMethodHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let parser = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try channel.pipeline.syncOperations.addHandler(ListMethodRewriter(), position: .before(parser))
+            let rewriter = ListMethodRewriter()
+            try channel.pipeline.syncOperations.addHandler(rewriter, position: .before(parser))
+            try channel.pipeline.syncOperations.addHandler(RequestBoundary(state: rewriter.state), position: .after(parser))
             return value
         }
     }

@@ -35,7 +35,7 @@ struct VaultKVController {
     func target(_ context: CofferRequestContext) async throws -> Target {
         let principal = try context.vaultPrincipal()
         let mount = try context.parameters.require("mount")
-        let workspace = try await coffer.workspaces.resolve(mount: mount, for: principal)
+        let workspace = try await coffer.workspaces.resolve(mount: mount, for: principal, origin: context.origin)
         return Target(principal: principal, workspaceID: workspace.id, path: try context.catchAllPath())
     }
 
@@ -91,13 +91,46 @@ struct VaultKVController {
         var options: Options?
     }
 
-    struct VersionsBody: Decodable { var versions: [Int]? }
+    /// `{"versions": [1, 2]}`; the vault CLI sends them as strings (`["1", "2"]` or `"1,2"`).
+    struct VersionsBody: Decodable {
+        var versions: [Int]?
+
+        init() {}
+
+        enum CodingKeys: String, CodingKey { case versions }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            if let numbers = try? c.decodeIfPresent([Int].self, forKey: .versions) {
+                versions = numbers
+                return
+            }
+            let texts: [String]
+            if let list = try? c.decodeIfPresent([String].self, forKey: .versions) {
+                texts = list
+            } else if let joined = try? c.decodeIfPresent(String.self, forKey: .versions) {
+                texts = joined.split(separator: ",").map(String.init)
+            } else {
+                guard try !c.contains(.versions) || c.decodeNil(forKey: .versions) else {
+                    throw CofferError(.validationFailed, "versions must be a list of version numbers")
+                }
+                return
+            }
+            versions = try texts.map { text in
+                guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw CofferError(.validationFailed, "versions must be a list of version numbers")
+                }
+                return number
+            }
+        }
+    }
 
     struct SettingsBody: Decodable {
         var maxVersions: Int?
         var casRequired: Bool?
         var deleteVersionAfter: String?
-        var customMetadata: [String: String]?
+        /// `null` values (the vault CLI's way of removing a key) are left out.
+        var customMetadata: [String: String?]?
 
         enum CodingKeys: String, CodingKey {
             case maxVersions = "max_versions", casRequired = "cas_required"
@@ -107,7 +140,7 @@ struct VaultKVController {
         var change: KVSettingsChange {
             KVSettingsChange(
                 maxVersions: maxVersions, casRequired: casRequired, deleteVersionAfter: deleteVersionAfter,
-                customMetadata: customMetadata)
+                customMetadata: customMetadata?.compactMapValues { $0 })
         }
     }
 

@@ -50,16 +50,17 @@ struct VaultSysController {
 
         enum CodingKeys: String, CodingKey { case type, path, description, options, local, sealWrap = "seal_wrap" }
 
-        static func kv(_ workspace: WorkspaceView) -> MountInfo {
+        /// `mount`: the path segment that names the workspace (its name, or its id), echoed as the client used it.
+        static func kv(_ workspace: WorkspaceView, mount: String) -> MountInfo {
             MountInfo(
-                type: "kv", path: workspace.name + "/", description: "Coffer workspace \(workspace.name) (KV v2)",
+                type: "kv", path: mount + "/", description: "Coffer workspace \(workspace.name) (KV v2)",
                 options: ["version": "2"])
         }
 
-        static func transit(_ workspace: WorkspaceView) -> MountInfo {
+        static func transit(_ workspace: WorkspaceView, mount: String) -> MountInfo {
             MountInfo(
-                type: "transit", path: workspace.name + "/transit/",
-                description: "Coffer workspace \(workspace.name) (transit)", options: nil)
+                type: "transit", path: mount + "/transit/", description: "Coffer workspace \(workspace.name) (transit)",
+                options: nil)
         }
     }
 
@@ -70,8 +71,11 @@ struct VaultSysController {
         let path = try context.catchAllPath()
         let segments = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: true)
         guard let first = segments.first else { throw VaultError(status: .badRequest, errors: ["no path given"]) }
-        let workspace = try await coffer.workspaces.resolve(mount: String(first), for: principal)
-        let info = segments.count > 1 && segments[1] == "transit" ? MountInfo.transit(workspace) : MountInfo.kv(workspace)
+        let workspace = try await coffer.workspaces.resolve(mount: String(first), for: principal, origin: context.origin)
+        let mount = String(first)
+        let info =
+            segments.count > 1 && segments[1] == "transit"
+            ? MountInfo.transit(workspace, mount: mount) : MountInfo.kv(workspace, mount: mount)
         return context.vault(info)
     }
 
@@ -80,14 +84,18 @@ struct VaultSysController {
         let principal = try context.vaultPrincipal()
         let workspaces: [WorkspaceView]
         if let token = principal.serviceToken {
-            workspaces = [try await coffer.workspaces.resolve(mount: token.workspaceID, for: principal)]
+            workspaces = [try await coffer.workspaces.resolve(mount: token.workspaceID, for: principal, origin: context.origin)]
         } else {
             workspaces = try await coffer.workspaces.list(for: principal)
         }
+        // By name where the name is one path segment and the caller's only workspace of that name, else by id.
+        let names = Dictionary(grouping: workspaces, by: \.name)
         var mounts: [String: MountInfo] = [:]
         for workspace in workspaces {
-            mounts[workspace.name + "/"] = .kv(workspace)
-            mounts[workspace.name + "/transit/"] = .transit(workspace)
+            let unique = names[workspace.name]?.count == 1 && !workspace.name.contains("/")
+            let mount = unique ? workspace.name : workspace.id
+            mounts[mount + "/"] = .kv(workspace, mount: mount)
+            mounts[mount + "/transit/"] = .transit(workspace, mount: mount)
         }
         return context.vault(mounts)
     }

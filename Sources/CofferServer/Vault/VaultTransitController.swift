@@ -32,7 +32,8 @@ struct VaultTransitController {
 
     func target(_ context: CofferRequestContext) async throws -> Target {
         let principal = try context.vaultPrincipal()
-        let workspace = try await coffer.workspaces.resolve(mount: try context.parameters.require("mount"), for: principal)
+        let workspace = try await coffer.workspaces.resolve(
+            mount: try context.parameters.require("mount"), for: principal, origin: context.origin)
         return Target(principal: principal, workspaceID: workspace.id, key: context.parameters.get("name") ?? "")
     }
 
@@ -256,24 +257,30 @@ struct VaultTransitController {
         let batch = body.batchInput
         let inputs = batch ?? [body.single]
         if batch?.isEmpty == true { throw CofferError(.validationFailed, "missing batch input to process") }
+        // An item without its input, or with a derivation context, fails alone (as Vault's do); the others run.
         var items: [TransitItem] = []
+        var refused: [Int: String] = [:]
         items.reserveCapacity(inputs.count)
-        for input in inputs {
-            let text = operation == .encrypt ? input.plaintext : input.ciphertext
-            guard let text else {
-                throw CofferError(.validationFailed, operation == .encrypt ? "missing plaintext to encrypt" : "missing ciphertext to decrypt")
-            }
+        for (index, input) in inputs.enumerated() {
             if let derivation = input.context, !derivation.isEmpty {
-                throw CofferError(.validationFailed, "key was not created as a derived key; context must not be given")
+                refused[index] = "key was not created as a derived key; context must not be given"
+            } else if let text = operation == .encrypt ? input.plaintext : input.ciphertext {
+                items.append(TransitItem(input: text, associatedData: input.associatedData, keyVersion: input.keyVersion))
+            } else {
+                refused[index] = operation == .encrypt ? "missing plaintext to encrypt" : "missing ciphertext to decrypt"
             }
-            items.append(TransitItem(input: text, associatedData: input.associatedData, keyVersion: input.keyVersion))
         }
-        let results: [TransitResult]
-        switch operation {
-        case .encrypt: results = try await transit.encrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
-        case .decrypt: results = try await transit.decrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
-        case .rewrap: results = try await transit.rewrap(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+        if batch == nil, let message = refused[0] { throw VaultError(status: .badRequest, errors: [message]) }
+        var ran: [TransitResult] = []
+        if !items.isEmpty {
+            switch operation {
+            case .encrypt: ran = try await transit.encrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+            case .decrypt: ran = try await transit.decrypt(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+            case .rewrap: ran = try await transit.rewrap(items, key: t.key, in: t.workspaceID, by: t.principal, origin: context.origin)
+            }
         }
+        var next = ran.makeIterator()
+        let results = inputs.indices.map { index in refused[index].map(TransitResult.failure) ?? next.next()! }
         var outputs: [Output] = []
         outputs.reserveCapacity(results.count)
         var failures = 0
@@ -300,7 +307,9 @@ struct VaultTransitController {
         var status = HTTPResponse.Status.ok
         if failures == outputs.count {
             status = .badRequest
-        } else if failures > 0, let code = body.partialFailureResponseCode, (200...599).contains(code) {
+        } else if failures > 0, let code = body.partialFailureResponseCode, (200...599).contains(code), code != 204,
+            code != 304
+        {
             status = .init(code: code)
         }
         return context.vault(BatchResults(batchResults: outputs), status: status)
