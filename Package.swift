@@ -59,6 +59,19 @@ let package = Package(
             dependencies: ["CofferCrypto", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // AWS KMS as a key provider, with Signature Version 4 written here (no AWS SDK for Swift is at hand).
+        .target(
+            name: "CofferKeysAWS",
+            dependencies: [
+                "CofferKeys", "CofferCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The one call into SQLite that Swift cannot make itself (a variadic C function).
         .target(name: "CCofferSQLite", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // Persistence over SQLKit; the only module that speaks SQL.
@@ -129,7 +142,15 @@ let package = Package(
             path: "Tests/CofferTestSupport",
             swiftSettings: testSettings
         ),
-        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto"], swiftSettings: testSettings),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"], swiftSettings: testSettings),
+        .testTarget(
+            name: "CofferKeysAWSTests",
+            dependencies: [
+                "CofferKeysAWS", "CofferKeys", "CofferCrypto", "CofferTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: testSettings
+        ),
         .testTarget(name: "CofferKeysTests", dependencies: ["CofferKeys", "CofferCrypto"], swiftSettings: testSettings),
         .testTarget(
             name: "CofferStoreTests",

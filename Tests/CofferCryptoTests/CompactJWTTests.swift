@@ -1,4 +1,5 @@
 import Crypto
+import CofferTestSupport
 import Foundation
 import Testing
 
