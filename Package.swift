@@ -72,6 +72,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Vault's (or OpenBao's, or Coffer's own) transit engine as a key provider.
+        .target(
+            name: "CofferKeysVault",
+            dependencies: [
+                "CofferKeys", "CofferCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The one call into SQLite that Swift cannot make itself (a variadic C function).
         .target(name: "CCofferSQLite", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // Persistence over SQLKit; the only module that speaks SQL.
@@ -107,7 +120,7 @@ let package = Package(
         .target(
             name: "CofferServer",
             dependencies: [
-                "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON",
+                "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON", "CofferKeysAWS", "CofferKeysVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -171,6 +184,7 @@ let package = Package(
             name: "CofferServerTests",
             dependencies: [
                 "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferJSON", "CofferTestSupport",
+                "CofferKeysVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),

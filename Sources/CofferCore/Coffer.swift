@@ -94,13 +94,14 @@ public final class Coffer: Sendable {
     /// rewrapped under `provider` in one transaction — every data key, no secret — and Coffer runs on the new key
     /// alone; starting again with the same pair is a no-op.
     public static func open(
-        database: any CofferDatabase, provider: any KeyProvider, previousProvider: (any KeyProvider)? = nil,
+        database: any CofferDatabase, provider: any KeyProvider, otherProviders: [any KeyProvider] = [],
+        previousProvider: (any KeyProvider)? = nil,
         jwtKey: SymmetricKey, settings: CofferSettings = CofferSettings(), logger: Logger = Logger(label: "coffer"),
         clock: @escaping @Sendable () -> Date = { Date() }, schedulerInterval: Duration = .seconds(60),
         schedulerClock: any Clock<Duration> = ContinuousClock()
     ) async throws -> Coffer {
         let database = DomainDatabase(store: database)
-        let keyring = Keyring(provider: provider)
+        let keyring = Keyring(provider: provider, others: otherProviders)
         let instanceKey: SymmetricKey
         do {
             instanceKey = try await loadInstanceKey(
@@ -145,7 +146,19 @@ public final class Coffer: Sendable {
         let meta = MetaRepository()
         let provider = keyring.provider
         if let wrapped = try await database.read({ try await meta.get(instanceKeyName, on: $0) }) {
-            if let key = try? await provider.unwrap(wrapped, context: instanceKeyContext) { return key }
+            // The current provider, then the others configured while custody moves. A provider that cannot be
+            // reached is reported as such (never as a wrong key).
+            for candidate in [provider] + keyring.others {
+                do {
+                    return try await candidate.unwrap(wrapped, context: instanceKeyContext)
+                } catch let error as KeyError where error.code == .unwrapFailed {
+                    continue
+                } catch let error as KeyError where candidate.name == provider.name {
+                    throw KeyError(.providerUnavailable, "The key provider \(provider.name) (\(provider.keyID)) failed at start-up: \(error.publicMessage)")
+                } catch {
+                    continue
+                }
+            }
             if let previous, let key = try? await previous.unwrap(wrapped, context: instanceKeyContext) {
                 let started = ContinuousClock.now
                 let rewrapped = try await database.write { db -> Int in
@@ -180,6 +193,43 @@ public final class Coffer: Sendable {
         }
         if stored == wrapped { return generated }
         return try await loadInstanceKey(database: database, keyring: keyring, previous: previous, logger: logger)
+    }
+
+    /// Moves key custody to this Coffer's provider: every stored data and transit key another configured provider
+    /// wrapped is rewrapped, in batches that each commit (an interrupted move resumes where it stopped), then the
+    /// instance key; audited. No secret is re-encrypted. Returns how many keys moved.
+    public func adoptKeys(batchSize: Int = 100) async throws -> Int {
+        var moved = 0
+        while true {
+            let count = try await database.write { db in try await self.keyring.rewrapForeign(limit: batchSize, on: db) }
+            moved += count
+            if count == 0 { break }
+        }
+        let meta = MetaRepository()
+        let keyring = keyring
+        let rewrapped = try await database.write { db -> Bool in
+            guard let wrapped = try await meta.get(Self.instanceKeyName, on: db) else { return false }
+            if (try? await keyring.provider.unwrap(wrapped, context: Self.instanceKeyContext)) != nil { return false }
+            for other in keyring.others {
+                guard let key = try? await other.unwrap(wrapped, context: Self.instanceKeyContext) else { continue }
+                try await meta.set(Self.instanceKeyName, try await keyring.wrap(key, context: Self.instanceKeyContext), on: db)
+                return true
+            }
+            throw CofferError(.keyProviderUnavailable, "No configured key provider can unwrap the instance key.")
+        }
+        let details: [String: JSONValue] = [
+            "key_custody": .string(keyring.provider.name), "key_id": .string(keyring.provider.keyID),
+            "keys_rewrapped": .number(Double(moved + (rewrapped ? 1 : 0))),
+        ]
+        try await database.write { db in
+            try await self.audit.append(
+                [
+                    AuditEvent(
+                        action: .updated, workspaceID: nil, secretID: nil, userID: nil, origin: RequestOrigin(),
+                        details: details, success: true)
+                ], on: db)
+        }
+        return moved + (rewrapped ? 1 : 0)
     }
 
     /// The key provider's name (`local`, …), for metric labels.

@@ -44,13 +44,12 @@ extension Keyring {
         else { return nil }
         let material: SymmetricKey
         do {
-            material = try await provider.unwrap(
+            material = try await Self.unwrap(
                 record.wrappedKey,
-                context: Self.transitContext(workspaceID: key.workspaceId, name: key.name, version: version))
+                context: Self.transitContext(workspaceID: key.workspaceId, name: key.name, version: version),
+                with: provider(named: record.provider, keyID: record.keyId))
         } catch let error as KeyError where error.code == .unwrapFailed {
             throw CofferError(.integrityCheckFailed, "A stored transit key failed its integrity check.")
-        } catch let error as KeyError {
-            throw CofferError(.keyProviderUnavailable, error.publicMessage)
         }
         let prepared = try EnvelopeKey(material)
         remember(prepared, as: cacheName)

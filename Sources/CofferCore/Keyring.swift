@@ -18,15 +18,42 @@ import Synchronization
 /// - Unwrapped DEKs are cached in memory (bounded), prepared for AES-GCM as ``EnvelopeKey``s, whose memory BoringSSL
 ///   zeroes when they are released.
 public final class Keyring: Sendable {
+    /// The provider new keys are wrapped with.
     public let provider: any KeyProvider
+    /// Other configured providers: stored keys wrapped by one of them (a store moving custody) still unwrap.
+    let others: [any KeyProvider]
     private let keys = KeyRepository()
     let transitKeys = TransitKeyRepository()
     private let cache = Mutex<[String: EnvelopeKey]>([:])
     private let cacheCapacity: Int
 
-    public init(provider: any KeyProvider, cacheCapacity: Int = 10_000) {
+    public init(provider: any KeyProvider, others: [any KeyProvider] = [], cacheCapacity: Int = 10_000) {
         self.provider = provider
+        self.others = others
         self.cacheCapacity = cacheCapacity
+    }
+
+    /// The provider that wrapped a stored key, from the name and key id its record keeps: the current one, else a
+    /// configured other, else the current one (whose unwrap then fails as it should).
+    func provider(named name: String, keyID: String) -> any KeyProvider {
+        if provider.name == name, provider.keyID == keyID { return provider }
+        return others.first { $0.name == name && $0.keyID == keyID } ?? others.first { $0.name == name }
+            ?? provider
+    }
+
+    /// Unwraps with `provider`, as the domain's errors: a key provider that cannot be reached is
+    /// `key_provider_unavailable` (503); a wrapping that does not authenticate is rethrown as `KeyError`
+    /// `unwrapFailed` for the caller to judge.
+    static func unwrap(
+        _ wrapped: Data, context: String, with provider: any KeyProvider
+    ) async throws -> SymmetricKey {
+        do {
+            return try await provider.unwrap(wrapped, context: context)
+        } catch let error as KeyError where error.code == .unwrapFailed {
+            throw error
+        } catch let error as KeyError {
+            throw CofferError(.keyProviderUnavailable, error.publicMessage)
+        }
     }
 
     static func dekContext(workspaceID: String, version: Int) -> String { "coffer:dek:\(workspaceID):\(version)" }
@@ -171,6 +198,35 @@ public final class Keyring: Sendable {
         return all.count
     }
 
+    /// Rewraps up to `limit` stored keys (data keys, then transit keys) that another provider wrapped, under this
+    /// keyring's provider, in the caller's transaction; returns how many. Run until it returns 0 to move custody:
+    /// each batch commits on its own, so an interrupted move resumes where it stopped. No secret is re-encrypted.
+    func rewrapForeign(limit: Int, on db: any SQLDatabase) async throws -> Int {
+        var done = 0
+        for record in try await keys.all(on: db) where done < limit {
+            guard record.provider != provider.name || record.keyId != provider.keyID else { continue }
+            let context = Self.dekContext(workspaceID: record.workspaceId, version: record.version)
+            let key = try await Self.unwrap(
+                record.wrappedKey, context: context, with: self.provider(named: record.provider, keyID: record.keyId))
+            try await keys.rewrap(
+                workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(key, context: context),
+                provider: provider.name, keyID: provider.keyID, on: db)
+            done += 1
+        }
+        for var version in try await transitKeys.allVersions(on: db) where done < limit {
+            guard version.provider != provider.name || version.keyId != provider.keyID else { continue }
+            let context = Self.transitContext(workspaceID: version.workspaceId, name: version.name, version: version.version)
+            let key = try await Self.unwrap(
+                version.wrappedKey, context: context, with: self.provider(named: version.provider, keyID: version.keyId))
+            version.wrappedKey = try await wrap(key, context: context)
+            version.provider = provider.name
+            version.keyId = provider.keyID
+            try await transitKeys.rewrap(version, on: db)
+            done += 1
+        }
+        return done
+    }
+
     /// Wraps an instance-level key (audit MAC key) under the provider.
     func wrap(_ key: SymmetricKey, context: String) async throws -> Data {
         do {
@@ -190,8 +246,9 @@ public final class Keyring: Sendable {
 
     private func dataKey(_ record: WorkspaceKeyRecord) async throws -> EnvelopeKey {
         if let cached = cached(workspaceID: record.workspaceId, version: record.version) { return cached }
-        let dek = try await provider.unwrap(
-            record.wrappedKey, context: Self.dekContext(workspaceID: record.workspaceId, version: record.version))
+        let dek = try await Self.unwrap(
+            record.wrappedKey, context: Self.dekContext(workspaceID: record.workspaceId, version: record.version),
+            with: provider(named: record.provider, keyID: record.keyId))
         let prepared = try EnvelopeKey(dek)
         remember(prepared, workspaceID: record.workspaceId, version: record.version)
         return prepared

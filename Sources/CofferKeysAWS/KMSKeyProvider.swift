@@ -46,7 +46,11 @@ public struct KMSConfiguration: Sendable {
         guard let endpoint = URL(string: text), let scheme = endpoint.scheme, ["http", "https"].contains(scheme),
             endpoint.host != nil
         else { throw KeyError(.invalidKey, "The AWS KMS endpoint \(text) is not an http(s) URL.") }
-        return KMSConfiguration(keyID: keyID, region: region, endpoint: endpoint, credentials: credentials)
+        var configuration = KMSConfiguration(keyID: keyID, region: region, endpoint: endpoint, credentials: credentials)
+        if let seconds = environment["COFFER_KEY_PROVIDER_TIMEOUT_SECONDS"].flatMap(Double.init), seconds > 0 {
+            configuration.timeout = .milliseconds(Int(seconds * 1000))
+        }
+        return configuration
     }
 }
 

@@ -20,11 +20,16 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
     let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
     try prepareDataDirectory(directory, logger: logger)
     let loader = KeyLoader(environment: configuration.environment, dataDirectory: directory, logger: logger)
-    let (masterKey, masterSource) = try loader.masterKey()
+    let custody = try KeyCustody.load(environment: configuration.environment, dataDirectory: directory, logger: logger)
     let previous = try loader.previousMasterKey().map(LocalKeyProvider.init(masterKey:))
     let (jwtKey, _) = try loader.jwtSecret()
-    let provider = LocalKeyProvider(masterKey: masterKey)
-    logger.info("master key loaded", metadata: ["source": "\(masterSource)", "key_id": "\(provider.keyID)"])
+    let provider = custody.current
+    logger.info(
+        "key provider", metadata: [
+            "backend": "\(provider.name)", "key_id": "\(provider.keyID)",
+            "source": "\(custody.masterKeySource.map { "\($0)" } ?? provider.name)",
+            "also_unwrapping": "\(custody.others.map(\.name).joined(separator: ","))",
+        ])
     if !configuration.settings.auditEnabled {
         logger.critical(
             "ENABLE_SECRET_AUDIT_LOGGING=false: secret access is NOT being audited. Do not run production like this.")
@@ -34,7 +39,7 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
     logger.info("store", metadata: ["location": "\(location)"])
     let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
-        database: database, provider: provider, previousProvider: previous, jwtKey: jwtKey,
+        database: database, provider: provider, otherProviders: custody.others, previousProvider: previous, jwtKey: jwtKey,
         settings: configuration.settings, logger: logger)
     // Resume a re-encryption job a previous run left unfinished before serving.
     try await coffer.keyRotation.runPending()

@@ -29,7 +29,7 @@ struct CofferCommand: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, LoginCommand.self, LogoutCommand.self, WorkspaceCommand.self, SecretsCommand.self,
             RunCommand.self, ImportCommand.self, ExportCommand.self, FernetCommand.self, AuditCommand.self,
-            KeygenCommand.self, BackupCommand.self, RestoreCommand.self, StorageCommand.self,
+            KeygenCommand.self, BackupCommand.self, RestoreCommand.self, StorageCommand.self, KeysCommand.self,
         ]
     )
 
@@ -213,10 +213,10 @@ struct AuditVerifyCommand: AsyncParsableCommand {
             if case .sqlite(let databasePath) = location, !FileManager.default.fileExists(atPath: databasePath) {
                 throw ConfigurationError("No Coffer database at \(databasePath).")
             }
-            let loader = KeyLoader(environment: environment, dataDirectory: directory, logger: logger)
-            let masterKey = try loader.masterKey(generate: false).key
+            let custody = try KeyCustody.load(
+                environment: environment, dataDirectory: directory, logger: logger, generateLocalKey: false)
             let database = try await location.open(logger: logger, readerCount: 1)
-            let result = try await auditVerification(of: database, provider: LocalKeyProvider(masterKey: masterKey))
+            let result = try await auditVerification(of: database, custody: custody)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys

@@ -22,10 +22,12 @@ struct StorageOptions: ParsableArguments {
 
     var databasePath: String { directory.appendingPathComponent("coffer.db").path }
 
-    /// The master key from COFFER_MASTER_KEY or <data-dir>/master.key (never generated here).
-    func masterKey(logger: Logger) throws -> LocalKeyProvider {
-        let loader = KeyLoader(environment: ProcessInfo.processInfo.environment, dataDirectory: directory, logger: logger)
-        return LocalKeyProvider(masterKey: try loader.masterKey(generate: false).key)
+    /// The configured key providers (`SECRET_ENCRYPTION_BACKEND` and the others whose settings are given); a local
+    /// master key is never generated here.
+    func custody(logger: Logger, backend: KeyBackend? = nil) throws -> KeyCustody {
+        try KeyCustody.load(
+            environment: ProcessInfo.processInfo.environment, dataDirectory: directory, logger: logger, backend: backend,
+            generateLocalKey: false)
     }
 }
 
@@ -41,12 +43,15 @@ private func reportingFailure(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Opens a Coffer over `database` (taking it over) with `provider`, recomputes its audit chain, and closes it.
-/// - Throws: the key's error if `provider` is not the key the data was written with.
-func auditVerification(of database: any CofferDatabase, provider: LocalKeyProvider) async throws -> AuditVerification {
+/// Opens a Coffer over `database` (taking it over) with the configured key providers, recomputes its audit chain,
+/// and closes it.
+/// - Throws: the key's error if no configured provider holds the key the data was written with.
+func auditVerification(of database: any CofferDatabase, custody: KeyCustody) async throws -> AuditVerification {
     var logger = Logger(label: "coffer")
     logger.logLevel = .error
-    let coffer = try await Coffer.open(database: database, provider: provider, jwtKey: KeyMaterial.generate(), logger: logger)
+    let coffer = try await Coffer.open(
+        database: database, provider: custody.current, otherProviders: custody.others, jwtKey: KeyMaterial.generate(),
+        logger: logger)
     do {
         let result = try await coffer.audit.verify()
         await coffer.close()
@@ -57,10 +62,10 @@ func auditVerification(of database: any CofferDatabase, provider: LocalKeyProvid
     }
 }
 
-/// ``auditVerification(of:provider:)``, as an error naming the first bad record if the chain does not verify;
+/// ``auditVerification(of:custody:)``, as an error naming the first bad record if the chain does not verify;
 /// returns the records checked.
-private func verifyAuditChain(_ database: any CofferDatabase, provider: LocalKeyProvider, what: String) async throws -> Int {
-    let result = try await auditVerification(of: database, provider: provider)
+private func verifyAuditChain(_ database: any CofferDatabase, custody: KeyCustody, what: String) async throws -> Int {
+    let result = try await auditVerification(of: database, custody: custody)
     if let bad = result.firstBadSequence {
         throw ConfigurationError("The audit chain of \(what) does not verify (first bad record: sequence \(bad)).")
     }
@@ -105,9 +110,9 @@ struct StorageMigrateCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: options.databasePath) else {
                 throw ConfigurationError("No Coffer database at \(options.databasePath).")
             }
-            let provider = try options.masterKey(logger: logger)
+            let custody = try options.custody(logger: logger)
             let source = try await SQLiteDatabaseStore.open(path: options.databasePath, readerCount: 1, logger: logger)
-            let records = try await verifyAuditChain(source, provider: provider, what: options.databasePath)
+            let records = try await verifyAuditChain(source, custody: custody, what: options.databasePath)
             let reopened = try await SQLiteDatabaseStore.open(path: options.databasePath, readerCount: 1, logger: logger)
             let target: any CofferDatabase
             do {
@@ -126,7 +131,7 @@ struct StorageMigrateCommand: AsyncParsableCommand {
             }
             await reopened.close()
             do {
-                _ = try await verifyAuditChain(target, provider: provider, what: "\(url)")
+                _ = try await verifyAuditChain(target, custody: custody, what: "\(url)")
             } catch {
                 let cleanup = try await PostgresDatabaseStore.open(url: url, poolSize: 2, timeout: .seconds(60), logger: logger)
                 try? await StoreCopy.erase(cleanup)
@@ -186,7 +191,7 @@ struct RestoreCommand: AsyncParsableCommand {
         logger.logLevel = .error
         try await reportingFailure {
             guard FileManager.default.fileExists(atPath: file) else { throw ConfigurationError("No file at \(file).") }
-            let provider = try options.masterKey(logger: logger)
+            let custody = try options.custody(logger: logger)
             let fileManager = FileManager.default
             let staging = options.databasePath + ".restoring"
             for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: staging + suffix) }
@@ -195,7 +200,7 @@ struct RestoreCommand: AsyncParsableCommand {
             try fileManager.copyItem(atPath: file, toPath: staging)
             do {
                 let store = try await SQLiteDatabaseStore.open(path: staging, readerCount: 1, logger: logger)
-                let records = try await verifyAuditChain(store, provider: provider, what: file)
+                let records = try await verifyAuditChain(store, custody: custody, what: file)
                 let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
                 if fileManager.fileExists(atPath: options.databasePath) {
                     for suffix in ["", "-wal", "-shm"] where fileManager.fileExists(atPath: options.databasePath + suffix) {
@@ -208,6 +213,60 @@ struct RestoreCommand: AsyncParsableCommand {
                 print("restored \(file) into \(options.databasePath); audit chain verified (\(records) records)")
             } catch {
                 for suffix in ["", "-wal", "-shm"] { try? fileManager.removeItem(atPath: staging + suffix) }
+                throw error
+            }
+        }
+    }
+}
+
+/// `coffer keys …`: key custody.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Key custody: move the root of trust between key providers.",
+        subcommands: [KeysMigrateCommand.self])
+}
+
+/// `coffer keys migrate --to aws_kms|vault|local`: rewraps the instance key and every data and transit key from
+/// the providers they are under to another one. No secret is re-encrypted; each batch commits, so a migration cut
+/// short resumes when run again; audited.
+struct KeysMigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Rewrap every stored key under another key provider (run with the server stopped).",
+        discussion: """
+            Give the settings of both providers: the one the keys are under now (SECRET_ENCRYPTION_BACKEND, or a \
+            local master key, AWS_KMS_KEY_ID…, VAULT_ADDR and VAULT_TOKEN) and the target. Afterwards start the \
+            server with SECRET_ENCRYPTION_BACKEND set to the target. Interrupted, run it again: it resumes.
+            """)
+
+    @OptionGroup var options: StorageOptions
+
+    @Option(help: "The provider to move to: local (alias fernet), aws_kms or vault.")
+    var to: String
+
+    func run() async throws {
+        try await reportingFailure {
+            guard let target = KeyBackend(setting: to) else {
+                throw ConfigurationError("--to must be local, aws_kms or vault, not \(to).")
+            }
+            var logger = Logger(label: "coffer")
+            logger.logLevel = .error
+            let environment = ProcessInfo.processInfo.environment
+            let location = try StoreLocation.from(environment: environment, dataDirectory: options.directory.path)
+            if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+                throw ConfigurationError("No Coffer database at \(path).")
+            }
+            let custody = try options.custody(logger: logger, backend: target)
+            let database = try await location.open(logger: logger, readerCount: 1)
+            let coffer = try await Coffer.open(
+                database: database, provider: custody.current, otherProviders: custody.others,
+                jwtKey: KeyMaterial.generate(), logger: logger)
+            do {
+                let moved = try await coffer.adoptKeys()
+                await coffer.close()
+                print("keys migrated to \(custody.current.name) (\(custody.current.keyID)): \(moved) keys rewrapped")
+            } catch {
+                await coffer.close()
                 throw error
             }
         }

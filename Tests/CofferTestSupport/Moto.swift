@@ -82,9 +82,17 @@ public final class MotoServer: @unchecked Sendable {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections are accepted by the kernel but nothing answers, as a KMS that
+    /// hangs.
+    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+
+    /// Thaws a paused server (SIGCONT).
+    public func resume() { kill(process.processIdentifier, SIGCONT) }
+
     /// Stops the server (SIGKILL after 5 s).
     public func stop() {
         guard process.isRunning else { return }
+        resume()
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning, Date() < deadline { usleep(20_000) }
