@@ -73,6 +73,15 @@ struct ServerCommand: AsyncParsableCommand {
                 COFFER_DATABASE_TIMEOUT_SECONDS (5)          for one before it fails with 503
               COFFER_MASTER_KEY (or SECRET_ENCRYPTION_KEY,   base64 of 32 bytes; otherwise <data>/master.key,
                 ENCRYPTION_KEY)                              generated on first start outside production
+              SECRET_ENCRYPTION_BACKEND (local)              who wraps the keys: local (alias fernet: the master
+                                                             key above), aws_kms or vault (no master key then)
+              AWS_KMS_KEY_ID, AWS_REGION, AWS_ACCESS_KEY_ID,  aws_kms: the key (id, ARN or alias/…), credentials
+                AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,      (else AWS_PROFILE in the shared credentials file),
+                AWS_ENDPOINT_URL_KMS (or AWS_ENDPOINT_URL)     and an endpoint for LocalStack, moto or a VPC
+              VAULT_ADDR (or VAULT_URL), VAULT_TOKEN,        vault: a Vault/OpenBao transit engine; transit mount
+                VAULT_NAMESPACE, VAULT_TRANSIT_MOUNT,          (transit) and key (coffer); CA file for TLS
+                VAULT_TRANSIT_KEY, VAULT_CACERT
+              COFFER_KEY_PROVIDER_TIMEOUT_SECONDS (5)        bounds each KMS or Vault exchange
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
               ENVIRONMENT=production                         refuse to start without explicit keys
               JWT_EXPIRE_MINUTES (15), COFFER_ALLOW_SIGNUP (false), COFFER_MAX_SECRET_BYTES (65536),
