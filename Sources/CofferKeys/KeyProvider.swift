@@ -63,3 +63,13 @@ public struct LocalKeyProvider: KeyProvider {
         return back == probe
     }
 }
+
+/// The pause before a remote key provider's retry: full jitter over an exponential cap (100 ms, 200 ms, 400 ms …,
+/// at most 2 s), so that many instances retrying at once spread out.
+public enum ProviderBackoff {
+    public static func pause(beforeAttempt attempt: Int) async {
+        guard attempt > 0 else { return }
+        let cap = min(2_000, 100 << min(attempt - 1, 5))
+        try? await Task.sleep(for: .milliseconds(Int.random(in: 0...cap)))
+    }
+}

@@ -115,11 +115,7 @@ public struct KMSKeyProvider: KeyProvider {
         }
         var lastError = KeyError(.providerUnavailable, "AWS KMS did not answer.")
         for attempt in 0..<max(1, configuration.attempts) {
-            if attempt > 0 {
-                // Full jitter over an exponential cap: 100 ms, 200 ms, 400 ms … at most 2 s.
-                let cap = min(2_000, 100 << (attempt - 1))
-                try? await Task.sleep(for: .milliseconds(Int.random(in: 0...cap)))
-            }
+            await ProviderBackoff.pause(beforeAttempt: attempt)
             switch await exchange(operation, payload) {
             case .success(let reply): return reply
             case .retry(let error): lastError = error

@@ -120,10 +120,7 @@ public final class VaultTransitKeyProvider: KeyProvider, CustomStringConvertible
     private func call(_ operation: String, _ body: [String: String]) async throws(KeyError) -> [String: Any] {
         var lastError = KeyError(.providerUnavailable, "Vault did not answer.")
         for attempt in 0..<max(1, configuration.attempts) {
-            if attempt > 0 {
-                let cap = min(2_000, 100 << (attempt - 1))
-                try? await Task.sleep(for: .milliseconds(Int.random(in: 0...cap)))
-            }
+            await ProviderBackoff.pause(beforeAttempt: attempt)
             let reply: (status: UInt, object: [String: Any]?)
             do {
                 reply = try await request(.POST, "\(operation)/\(configuration.key)", body: body)
