@@ -151,6 +151,11 @@ public final class KVService: Sendable {
             version: stored.version, createdAt: Date(millis: stored.createdAt),
             deletedAt: stored.deletedAt.map(Date.init(millis:)), destroyed: stored.destroyedAt != nil)
         let custom = Self.decodeCustomMetadata(metadata?.customMetadata)
+        guard secret.isActive else {
+            try await secrets.audit.appendDurably(
+                event(secret.id, false, ["reason": "inactive", "version": .number(Double(stored.version))]))
+            throw SecretService.inactive
+        }
         guard stored.isReadable else {
             let reason: JSONValue = stored.destroyedAt != nil ? "destroyed" : "deleted"
             try await secrets.audit.appendDurably(

@@ -6,18 +6,28 @@ import SQLKit
 /// Bulk reads (`coffer run`, `coffer export`) and all-or-nothing imports.
 extension SecretService {
     /// Every live secret's current value in a workspace (or only `names`), in one request: one `accessed`
-    /// record per secret, all committed durably in one transaction before any value is returned.
+    /// record per secret, all committed durably in one transaction before any value is returned. Deactivated
+    /// secrets are left out and named in `inactive`, each audited as a refused access.
     public func values(
         in workspaceID: String, names: Set<String>? = nil, by principal: Principal, origin: RequestOrigin
-    ) async throws -> [SecretValue] {
+    ) async throws -> SecretValueList {
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .accessed, origin: origin)
         let rows = try await database.read { db in
             try await self.secrets.allWithCurrentVersion(workspaceID: workspaceID, on: db)
         }.filter { (names?.contains($0.0.name) ?? true) && $0.1.isReadable }
         var values: [SecretValue] = []
+        var inactive: [String] = []
         var events: [AuditEvent] = []
         var failure: CofferError?
         for (secret, stored) in rows {
+            guard secret.isActive else {
+                inactive.append(secret.name)
+                events.append(
+                    AuditEvent(
+                        action: .accessed, workspaceID: workspaceID, secretID: secret.id, userID: principal.userID,
+                        origin: origin, details: ["reason": "inactive", "bulk": .bool(true)], success: false))
+                continue
+            }
             do {
                 let value = try await database.read { db in
                     try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
@@ -45,7 +55,7 @@ extension SecretService {
             throw CofferError(.auditUnavailable, "The audit records could not be written; no value was returned.")
         }
         if let failure { throw failure }
-        return values
+        return SecretValueList(items: values, inactive: inactive)
     }
 
     /// Imports many secrets in one transaction: all are created (or, with `overwrite`, updated) or none are.
@@ -135,9 +145,13 @@ public struct ImportResult: Sendable, Equatable {
     }
 }
 
-/// A list of values (`GET …/secrets/values`).
+/// A list of values (`GET …/secrets/values`), and the names of deactivated secrets left out of it.
 public struct SecretValueList: Sendable {
     public let items: [SecretValue]
+    public let inactive: [String]
 
-    public init(items: [SecretValue]) { self.items = items }
+    public init(items: [SecretValue], inactive: [String] = []) {
+        self.items = items
+        self.inactive = inactive
+    }
 }

@@ -187,6 +187,10 @@ public final class SecretService: Sendable {
         return SecretMetadata(try await find(secretID, in: workspaceID))
     }
 
+    /// Seed 004's `is_active: false`: the value is withheld, metadata, versions and audit stay readable.
+    static let inactive = CofferError(
+        .secretInactive, "This secret is deactivated (is_active is false); reactivate it to read its value.")
+
     /// The metadata of the live secret named `name` in a workspace.
     /// - Throws: `secret_not_found`.
     public func metadata(
@@ -222,6 +226,10 @@ public final class SecretService: Sendable {
         guard let (secret, stored) = found else {
             try await audit.appendDurably(event(false, ["reason": .string("not_found")]))
             throw CofferError(.secretNotFound, version == nil ? "Secret not found." : "Secret or version not found.")
+        }
+        guard secret.isActive else {
+            try await audit.appendDurably(event(false, ["reason": "inactive", "version": .number(Double(stored.version))]))
+            throw Self.inactive
         }
         guard stored.isReadable else {
             let reason = stored.destroyedAt != nil ? "version_destroyed" : "version_deleted"

@@ -144,8 +144,14 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try APIClient.fromEnvironment()
         let ws = try await client.workspaceID(workspace.workspace)
-        struct Values: Decodable { let items: [SecretValue] }
+        struct Values: Decodable {
+            let items: [SecretValue]
+            let inactive: [String]?
+        }
         let values = try await client.decode(Values.self, .GET, "/api/secrets/workspaces/\(ws)/secrets/values")
+        if let inactive = values.inactive, !inactive.isEmpty {
+            Output.note("left out \(inactive.count) deactivated secret(s): " + inactive.sorted().joined(separator: ", "))
+        }
         switch format {
         case .dotenv:
             // KV entries (`app/db`) have no .env form; the JSON format carries them.

@@ -41,13 +41,26 @@ struct RunCommand: AsyncParsableCommand {
         if let wanted {
             path += "?names=" + wanted.sorted().joined(separator: ",")
         }
-        struct Values: Decodable { let items: [SecretValue] }
+        struct Values: Decodable {
+            let items: [SecretValue]
+            let inactive: [String]?
+        }
         let values = try await client.decode(Values.self, .GET, path)
+        let inactive = values.inactive ?? []
         if let wanted {
+            let refused = wanted.intersection(inactive)
+            guard refused.isEmpty else {
+                throw CLIError(
+                    message: "\(refused.sorted().joined(separator: ", ")) is deactivated (is_active is false)",
+                    code: "secret_inactive")
+            }
             let missing = wanted.subtracting(values.items.map(\.name))
             guard missing.isEmpty else {
                 throw CLIError(message: "no secret \(missing.sorted().joined(separator: ", ")) in this workspace", code: "secret_not_found")
             }
+        }
+        if !inactive.isEmpty {
+            Output.note("left out \(inactive.count) deactivated secret(s): " + inactive.sorted().joined(separator: ", "))
         }
         var environment = ProcessInfo.processInfo.environment
         environment["COFFER_TOKEN"] = nil

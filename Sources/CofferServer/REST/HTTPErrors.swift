@@ -51,7 +51,7 @@ struct APIError: Error {
         case .forbidden: .forbidden
         case .workspaceNotFound, .secretNotFound, .userNotFound, .memberNotFound, .tokenNotFound: .notFound
         case .rateLimited: .tooManyRequests
-        case .usernameTaken, .secretNameConflict, .lastOwner, .conflict: .conflict
+        case .usernameTaken, .secretNameConflict, .lastOwner, .conflict, .secretInactive: .conflict
         case .auditUnavailable, .keyProviderUnavailable, .storeUnavailable: .serviceUnavailable
         default: .internalServerError
         }

@@ -161,12 +161,14 @@ extension Page: JSONWritable where Item: JSONWritable {
     }
 }
 
+/// `{items, inactive}`: the values, and the deactivated secrets left out (by name).
 extension SecretValueList: Encodable {
-    enum CodingKeys: String, CodingKey { case items }
+    enum CodingKeys: String, CodingKey { case items, inactive }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(items, forKey: .items)
+        try c.encode(inactive, forKey: .inactive)
     }
 }
 

@@ -32,6 +32,8 @@ struct VaultError: Error {
                 return (VaultError(status: .notFound, errors: []), true)
             case .validationFailed, .invalidJSON, .casMismatch, .transitKeyNotFound, .invalidCiphertext:
                 return (VaultError(status: .badRequest, errors: [error.publicMessage]), true)
+            case .secretInactive:
+                return (VaultError(status: .conflict, errors: [error.publicMessage]), true)
             case .secretNameConflict, .conflict:
                 return (VaultError(status: .badRequest, errors: [error.publicMessage]), true)
             case .rateLimited:
