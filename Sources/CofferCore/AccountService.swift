@@ -13,7 +13,7 @@ import Synchronization
 /// - Passwords are stored only as bcrypt hashes (cost 12 by default); hashing runs on a dedicated thread pool,
 ///   never on the event loop.
 /// - A wrong username and a wrong password give the same error, after the same bcrypt work.
-/// - Access tokens are HS256 JWTs that expire after `JWT_EXPIRE_MINUTES`; a token signed with another key, of
+/// - Access tokens are HS256 JWTs that expire after `JWT_ACCESS_TOKEN_EXPIRES` seconds (or `JWT_EXPIRE_MINUTES`); a token signed with another key, of
 ///   another algorithm, or expired is refused.
 public final class AccountService: Sendable {
     private let database: any CofferDatabase
@@ -36,11 +36,14 @@ public final class AccountService: Sendable {
         let expires: Int64
     }
 
+    private let audit: AuditLog
+
     init(
-        database: any CofferDatabase, jwtKey: SymmetricKey, settings: CofferSettings,
+        database: any CofferDatabase, audit: AuditLog, jwtKey: SymmetricKey, settings: CofferSettings,
         clock: @escaping @Sendable () -> Date, hashingPool: NIOThreadPool
     ) {
         self.database = database
+        self.audit = audit
         self.tokens = CompactJWT(key: jwtKey)
         self.settings = settings
         self.clock = clock
@@ -50,9 +53,21 @@ public final class AccountService: Sendable {
 
     private let sessions = SessionRepository()
 
+    /// An account event: no workspace, the account's own id (or the acting admin's) as the user.
+    private func event(
+        _ action: AuditAction, user: String?, origin: RequestOrigin, success: Bool = true,
+        _ details: [String: JSONValue] = [:]
+    ) -> AuditEvent {
+        AuditEvent(
+            action: action, workspaceID: nil, secretID: nil, userID: user, origin: origin, details: details,
+            success: success)
+    }
+
     /// Creates an account. The first account becomes the instance admin; later ones need an admin caller unless
     /// sign-up is open (`COFFER_ALLOW_SIGNUP=true`).
-    public func register(_ credentials: Credentials, caller: Principal?) async throws -> UserView {
+    public func register(
+        _ credentials: Credentials, caller: Principal?, origin: RequestOrigin = RequestOrigin()
+    ) async throws -> UserView {
         let username = credentials.username.trimmingCharacters(in: .whitespaces)
         guard (3...64).contains(username.count),
             username.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._@-".contains($0)) })
@@ -84,13 +99,19 @@ public final class AccountService: Sendable {
                 id: Identifier.uuid(), username: username, passwordHash: hash, isAdmin: first,
                 createdAt: now)
             try await self.users.insert(record, on: db)
+            try await self.audit.append(
+                [
+                    self.event(
+                        .registered, user: caller?.userID ?? record.id, origin: origin,
+                        ["username": .string(username), "account_id": .string(record.id), "is_admin": .bool(first)])
+                ], on: db)
             return record
         }
         return UserView(record)
     }
 
     /// Checks a username and password and issues an access token.
-    public func login(_ credentials: Credentials) async throws -> TokenGrant {
+    public func login(_ credentials: Credentials, origin: RequestOrigin = RequestOrigin()) async throws -> TokenGrant {
         let username = credentials.username.trimmingCharacters(in: .whitespaces)
         let user = try await database.read { try await self.users.find(username: username, on: $0) }
         let password = credentials.password
@@ -104,6 +125,9 @@ public final class AccountService: Sendable {
             return false
         }
         guard let user, matches else {
+            // The attempted username (never the password), cut to a username's length.
+            try await audit.appendDurably(
+                event(.login, user: user?.id, origin: origin, success: false, ["username": .string(String(username.prefix(64)))]))
             throw CofferError(.invalidCredentials, "Invalid username or password.")
         }
         let now = clock()
@@ -112,6 +136,8 @@ public final class AccountService: Sendable {
             expiresAt: now.addingTimeInterval(TimeInterval(settings.sessionDays) * 86_400).millis)
         return try await database.write { db in
             try await self.sessions.insert(session, on: db)
+            try await self.audit.append(
+                [self.event(.login, user: user.id, origin: origin, ["username": .string(user.username)])], on: db)
             return try await self.issue(for: user.id, session: session.id, on: db)
         }
     }
@@ -120,7 +146,7 @@ public final class AccountService: Sendable {
     private func issue(for userID: String, session: String, on db: any SQLDatabase) async throws -> TokenGrant {
         let now = clock()
         let seconds = Int64(now.timeIntervalSince1970)
-        let lifetime = Int64(settings.jwtExpireMinutes) * 60
+        let lifetime = Int64(settings.accessTokenSeconds)
         let claims = AccessTokenClaims(
             sub: userID, sid: session, iat: seconds, exp: seconds + lifetime, iss: "coffer",
             jti: Identifier.uuid())
@@ -132,7 +158,7 @@ public final class AccountService: Sendable {
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one again
     /// (a stolen copy, or a replay) revokes the whole session, and both holders must log in again.
-    public func refresh(_ request: RefreshRequest) async throws -> TokenGrant {
+    public func refresh(_ request: RefreshRequest, origin: RequestOrigin = RequestOrigin()) async throws -> TokenGrant {
         let hash = Hex.sha256(request.refreshToken)
         let invalid = CofferError(.invalidToken, "The refresh token is not valid; log in again.")
         let now = clock().millis
@@ -144,6 +170,12 @@ public final class AccountService: Sendable {
             guard token.usedAt == nil, try await self.sessions.markUsed(hash: hash, at: now, on: db) else {
                 // Reuse: commit the revocation, then refuse.
                 try await self.sessions.revoke(id: session.id, reason: "refresh_token_reused", at: now, on: db)
+                try await self.audit.append(
+                    [
+                        self.event(
+                            .refreshTokenReused, user: session.userId, origin: origin, success: false,
+                            ["session_id": .string(session.id), "session_revoked": true])
+                    ], on: db)
                 return (
                     .failure(
                         CofferError(.invalidToken, "This refresh token was already used; the session has been revoked.")),
@@ -158,17 +190,21 @@ public final class AccountService: Sendable {
     }
 
     /// Ends the caller's session: its refresh tokens stop working and its access tokens are refused.
-    public func logout(_ principal: Principal) async throws {
+    public func logout(_ principal: Principal, origin: RequestOrigin = RequestOrigin()) async throws {
         guard let sessionID = principal.sessionID else { return }
         let now = clock().millis
         try await database.write { db in
             try await self.sessions.revoke(id: sessionID, reason: "logout", at: now, on: db)
+            try await self.audit.append(
+                [self.event(.logout, user: principal.userID, origin: origin, ["session_id": .string(sessionID)])], on: db)
         }
         liveSessions.invalidateAll()
     }
 
     /// Changes the caller's password (the current one is required) and revokes all of the user's sessions.
-    public func changePassword(_ change: PasswordChange, for principal: Principal) async throws {
+    public func changePassword(
+        _ change: PasswordChange, for principal: Principal, origin: RequestOrigin = RequestOrigin()
+    ) async throws {
         try principal.requireUser()
         try Self.validatePassword(change.newPassword, field: "new_password")
         guard let user = try await database.read({ try await self.users.find(id: principal.userID, on: $0) }) else {
@@ -183,12 +219,16 @@ public final class AccountService: Sendable {
             return (true, Bcrypt.hash(new, cost: cost))
         }
         guard matches, let hash else {
+            try await audit.appendDurably(
+                event(.passwordChanged, user: user.id, origin: origin, success: false, ["reason": "wrong_current_password"]))
             throw CofferError(.invalidCredentials, "The current password is wrong.")
         }
         let now = clock().millis
         try await database.write { db in
             try await self.users.setPassword(userID: user.id, hash: hash, at: now, on: db)
             try await self.sessions.revokeAll(userID: user.id, reason: "password_changed", at: now, on: db)
+            try await self.audit.append(
+                [self.event(.passwordChanged, user: user.id, origin: origin, ["sessions_revoked": true])], on: db)
         }
         liveSessions.invalidateAll()
     }

@@ -42,6 +42,27 @@ public final class AdminService: Sendable {
         return try await rotation.rotateKey(workspaceID: request.workspaceID, by: principal.userID, origin: origin)
     }
 
+    /// Every audit record of the instance, newest first, filtered: account events (registrations, logins and
+    /// failed logins, logouts, password changes, refresh-token reuse) with the workspaces' records.
+    public func instanceAudit(
+        filter: AuditFilter, userID: String? = nil, limit: Int, offset: Int, by principal: Principal,
+        origin: RequestOrigin
+    ) async throws -> Page<AuditEntryView> {
+        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+        if let action = filter.action, AuditAction(rawValue: action) == nil {
+            throw CofferError.validation(
+                "action must be one of " + AuditAction.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        try await requireAdmin(principal, operation: "audit", origin: origin)
+        let (items, total) = try await database.read { db in
+            try await AuditRepository().list(
+                workspaceID: nil, userID: userID, action: filter.action, success: filter.success, since: filter.since,
+                limit: limit, offset: offset, on: db)
+        }
+        return Page(items: items.map(AuditEntryView.init), total: total, limit: limit, offset: offset)
+    }
+
     public func rotationStatus(by principal: Principal, origin: RequestOrigin) async throws -> RotationStatusView {
         try await requireAdmin(principal, operation: "rotation-status", origin: origin)
         let jobs = try await rotation.status()

@@ -8,8 +8,14 @@ import NIOPosix
 
 /// Settings the domain reads (the server fills them from flags and environment).
 public struct CofferSettings: Sendable {
-    /// Access-token lifetime (`JWT_EXPIRE_MINUTES`, default 15).
-    public var jwtExpireMinutes = 15
+    /// Access-token lifetime in seconds (`JWT_ACCESS_TOKEN_EXPIRES`, seed 001's name, or `JWT_EXPIRE_MINUTES`;
+    /// default 15 minutes).
+    public var accessTokenSeconds = 900
+    /// The lifetime in whole minutes (`JWT_EXPIRE_MINUTES`).
+    public var jwtExpireMinutes: Int {
+        get { accessTokenSeconds / 60 }
+        set { accessTokenSeconds = newValue * 60 }
+    }
     /// How long a login session (its refresh tokens) lives (`COFFER_SESSION_DAYS`, default 30).
     public var sessionDays = 30
     /// Whether anyone may register after the first user (`COFFER_ALLOW_SIGNUP`, default false).
@@ -117,7 +123,7 @@ public final class Coffer: Sendable {
         let hashingPool = NIOThreadPool(numberOfThreads: max(2, ProcessInfo.processInfo.activeProcessorCount))
         hashingPool.start()
         let accounts = AccountService(
-            database: database, jwtKey: jwtKey, settings: settings, clock: clock, hashingPool: hashingPool)
+            database: database, audit: audit, jwtKey: jwtKey, settings: settings, clock: clock, hashingPool: hashingPool)
         let workspaces = WorkspaceService(
             database: database, keyring: keyring, audit: audit, clock: clock,
             cacheSeconds: settings.authorizationCacheSeconds)

@@ -89,11 +89,14 @@ public enum RotationPolicy: String, Sendable, CaseIterable {
     }
 }
 
-/// Audit actions: seed 004's, plus `restored`, `purged`, and `listed` (denied list and metadata attempts), and
-/// the transit operations `encrypted`, `decrypted` and `rewrapped`.
+/// Audit actions: seed 004's, plus `restored`, `purged`, and `listed` (denied list and metadata attempts); the
+/// transit operations `encrypted`, `decrypted` and `rewrapped`; and seed 001's account events (no workspace).
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case created, accessed, updated, rotated, deleted, restored, purged, listed
     case encrypted, decrypted, rewrapped
+    case registered, login, logout
+    case passwordChanged = "password_changed"
+    case refreshTokenReused = "refresh_token_reused"
 }
 
 /// Who is calling.

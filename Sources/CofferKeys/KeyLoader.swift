@@ -35,13 +35,17 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
 
 /// Loads the master key and the JWT signing secret (seeds 000, 001, 003).
 ///
-/// Order: an environment variable (`COFFER_MASTER_KEY`, or the seeds' `SECRET_ENCRYPTION_KEY` / `ENCRYPTION_KEY`);
+/// Order: an environment variable (`COFFER_MASTER_KEY`, or one of the seeds' names in ``masterKeyVariables``);
 /// otherwise `<data>/master.key`; otherwise, outside production, a new random key written to that file with
 /// mode 0400. In production (`ENVIRONMENT=production`) a key must be configured explicitly. Every refusal says
 /// what to set; no message contains key material.
 public struct KeyLoader: Sendable {
     /// Environment variables that may hold the master key, in order of precedence.
-    public static let masterKeyVariables = ["COFFER_MASTER_KEY", "SECRET_ENCRYPTION_KEY", "ENCRYPTION_KEY"]
+    /// The seeds' names: `SECRET_ENCRYPTION_KEY` (004), `ENCRYPTION_KEY` (000), `FOSSAWORK_MASTER_KEY` (002),
+    /// `TOKEN_ENCRYPTION_KEY` (003, a Fernet key). Two of them set to different keys is an error.
+    public static let masterKeyVariables = [
+        "COFFER_MASTER_KEY", "SECRET_ENCRYPTION_KEY", "ENCRYPTION_KEY", "FOSSAWORK_MASTER_KEY", "TOKEN_ENCRYPTION_KEY",
+    ]
     public static let jwtSecretVariable = "JWT_SECRET_KEY"
     public static let masterKeyFile = "master.key"
     public static let jwtSecretFile = "jwt.secret"

@@ -105,10 +105,12 @@ public func buildApplication(
     router.add(
         middleware: APIMiddleware(
             maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil,
-            metrics: metrics))
+            metrics: metrics, trustedProxies: configuration.trustedProxies))
     let limiter = RateLimiter(limits: configuration.rateLimits, now: coffer.now)
     router.add(middleware: RateLimitMiddleware(limiter: limiter))
-    router.add(middleware: AuthMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens))
+    router.add(
+        middleware: AuthMiddleware(
+            accounts: coffer.accounts, serviceTokens: coffer.serviceTokens, metricsToken: configuration.metricsToken))
     router.get("/health") { request, context -> Response in
         let healthy = await coffer.isHealthy()
         struct Health: Encodable, Sendable { let status: String }
@@ -134,6 +136,7 @@ public func buildApplication(
     router.addRoutes(
         WorkspaceAuditController(secrets: coffer.secrets).routes, atPath: "/api/secrets/workspaces/:workspace_id/audit")
     router.addRoutes(AdminController(admin: coffer.admin).routes, atPath: "/api/secrets/admin")
+    router.addRoutes(InstanceAuditController(admin: coffer.admin).routes, atPath: "/api/admin/audit")
     // The Vault-compatible surface: its own token header, error shape and rate-limit classes.
     let vault = router.group("v1").add(
         middleware: VaultMiddleware(accounts: coffer.accounts, serviceTokens: coffer.serviceTokens, limiter: limiter))

@@ -109,7 +109,7 @@ struct MetricsController {
     let isPublic: Bool
 
     func handle(_ request: Request, context: CofferRequestContext) async throws -> Response {
-        if !isPublic {
+        if !isPublic && !context.isMetricsScraper {
             try await admin.requireAdmin(try context.requirePrincipal(), operation: "metrics", origin: context.origin)
         }
         var headers = HTTPFields()

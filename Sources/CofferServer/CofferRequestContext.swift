@@ -16,6 +16,10 @@ public struct CofferRequestContext: RequestContext, RemoteAddressRequestContext 
     public var userAgent: String?
     /// The largest body a handler will read (413 beyond).
     public var maxBodyBytes = 1 << 20
+    /// The client's address: the peer's, or the one a trusted proxy forwarded (``TrustedProxies``).
+    public var clientIP: String?
+    /// Set when a request to `/metrics` carried `COFFER_METRICS_TOKEN`: it opens that endpoint and no other.
+    public var isMetricsScraper = false
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -31,11 +35,11 @@ public struct CofferRequestContext: RequestContext, RemoteAddressRequestContext 
     }
 
     /// The client's address as rate limits key it.
-    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    var clientAddress: String { clientIP ?? remoteAddress?.ipAddress ?? "unknown" }
 
     /// Who and where, for the audit trail.
     var origin: RequestOrigin {
-        RequestOrigin(ipAddress: remoteAddress?.ipAddress, userAgent: userAgent, requestID: requestID)
+        RequestOrigin(ipAddress: clientIP ?? remoteAddress?.ipAddress, userAgent: userAgent, requestID: requestID)
     }
 
     /// What a route's `**` matched, percent-decoded, its segments joined by `/` (`""` when nothing).

@@ -19,6 +19,7 @@ struct APIMiddleware: RouterMiddleware {
     var corsOrigins: Set<String> = []
     var hsts = false
     var metrics: CofferMetrics?
+    var trustedProxies = TrustedProxies()
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -27,6 +28,10 @@ struct APIMiddleware: RouterMiddleware {
         context.requestID = Self.requestID(from: request)
         context.userAgent = request.headers[.userAgent]
         context.maxBodyBytes = maxBodyBytes
+        let peer = context.remoteAddress?.ipAddress
+        context.clientIP = trustedProxies.client(
+            peer: peer, forwardedFor: request.headers[.xForwardedFor], forwarded: request.headers[.forwarded])
+        let secure = hsts || trustedProxies.forwardedHTTPS(peer: peer, proto: request.headers[.xForwardedProto])
         let start = ContinuousClock.now
         let origin = request.headers[.origin]
         let allowedOrigin = origin.flatMap { corsOrigins.contains($0) ? $0 : nil }
@@ -72,7 +77,7 @@ struct APIMiddleware: RouterMiddleware {
         response.headers[.referrerPolicy] = "no-referrer"
         response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
         response.headers[.cacheControl] = "no-store"
-        if hsts { response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains" }
+        if secure { response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains" }
         if let allowedOrigin {
             response.headers[.accessControlAllowOrigin] = allowedOrigin
             response.headers[.accessControlExposeHeaders] = "X-Request-ID"
@@ -117,6 +122,8 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let accounts: AccountService
     let serviceTokens: ServiceTokenService
+    /// `COFFER_METRICS_TOKEN`, accepted on `/metrics` only.
+    var metricsToken: String?
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -133,10 +140,25 @@ struct AuthMiddleware: RouterMiddleware {
         // Spaces and tabs around the token are ignored (Foundation's `trimmingCharacters` bridges through
         // NSString on Linux: 4% of a secret read's CPU in issue 6's profile).
         let token = String(parts[1]).trimmingBlanks()
+        if let metricsToken, request.uri.path == "/metrics", Self.equal(token, metricsToken) {
+            context.isMetricsScraper = true
+            return try await next(request, context)
+        }
         context.principal =
             token.hasPrefix(ServiceTokenService.prefix)
             ? try await serviceTokens.authenticate(token) : try await accounts.authenticate(bearer: token)
         return try await next(request, context)
+    }
+}
+
+extension AuthMiddleware {
+    /// Compares in time that depends on the lengths only, not on where the texts differ.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
     }
 }
 
@@ -147,4 +169,7 @@ extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
     static let contentSecurityPolicy = Self("Content-Security-Policy")!
     static let strictTransportSecurity = Self("Strict-Transport-Security")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let forwarded = Self("Forwarded")!
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }

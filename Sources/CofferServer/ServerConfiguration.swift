@@ -22,8 +22,13 @@ public struct ServerConfiguration: Sendable {
     public var corsOrigins: [String] = []
     /// Whether `/metrics` answers without an admin token (`COFFER_METRICS_PUBLIC`, default false).
     public var metricsPublic = false
+    /// A long-lived bearer token for Prometheus that opens `/metrics` and nothing else (`COFFER_METRICS_TOKEN`, at
+    /// least 32 characters).
+    public var metricsToken: String?
     /// Per-client request limits and failed-login throttling.
     public var rateLimits = RateLimiter.Limits()
+    /// Reverse proxies whose forwarding headers are believed (`COFFER_TRUSTED_PROXIES`; none by default).
+    public var trustedProxies = TrustedProxies()
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
@@ -35,14 +40,19 @@ public struct ServerConfiguration: Sendable {
     public init(environment: [String: String]) throws(ConfigurationError) {
         self.environment = environment
         if let host = environment["COFFER_HOST"], !host.isEmpty { self.host = host }
+        if let proxies = environment["COFFER_TRUSTED_PROXIES"] { trustedProxies = try TrustedProxies(proxies) }
         if let port = try Self.integer(environment, "COFFER_PORT", in: 0...65535) { self.port = port }
         if let dir = environment["COFFER_DATA_DIR"], !dir.isEmpty { self.dataDirectory = dir }
         if let bytes = try Self.integer(environment, "COFFER_MAX_BODY_BYTES", in: 1024...(64 << 20)) {
             self.maxBodyBytes = bytes
         }
-        if let minutes = try Self.integer(environment, "JWT_EXPIRE_MINUTES", in: 1...1440) {
-            settings.jwtExpireMinutes = minutes
+        let minutes = try Self.integer(environment, "JWT_EXPIRE_MINUTES", in: 1...1440)
+        let seconds = try Self.integer(environment, "JWT_ACCESS_TOKEN_EXPIRES", in: 60...86_400)
+        if let minutes, let seconds, minutes * 60 != seconds {
+            throw ConfigurationError(
+                "JWT_EXPIRE_MINUTES (\(minutes)) and JWT_ACCESS_TOKEN_EXPIRES (\(seconds) seconds) disagree: set only one.")
         }
+        if let seconds { settings.accessTokenSeconds = seconds } else if let minutes { settings.jwtExpireMinutes = minutes }
         if let bytes = try Self.integer(environment, "COFFER_MAX_SECRET_BYTES", in: 1...(16 << 20)) {
             settings.maxSecretBytes = bytes
         }
@@ -77,6 +87,12 @@ public struct ServerConfiguration: Sendable {
             settings.authorizationCacheSeconds = TimeInterval(seconds)
         }
         if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
+        if let token = environment["COFFER_METRICS_TOKEN"], !token.isEmpty {
+            guard token.utf8.count >= 32, !token.contains(where: \.isWhitespace) else {
+                throw ConfigurationError("COFFER_METRICS_TOKEN must be at least 32 characters without spaces (e.g. `coffer keygen`).")
+            }
+            metricsToken = token
+        }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_PER_MINUTE", in: 0...10_000_000) { rateLimits.generalPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_VALUES_PER_MINUTE", in: 0...10_000_000) { rateLimits.valuesPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_AUTH_PER_MINUTE", in: 0...1_000_000) { rateLimits.credentialsPerMinute = n }

@@ -50,11 +50,15 @@ public struct AuditRepository: Sendable {
 
     /// A page of a workspace's records, newest first, and how many match: of `action`, with `success`, created
     /// at or after `since` (milliseconds since the epoch), each filter only when given.
+    /// With `workspaceID` nil: every record of the instance (account events, which belong to no workspace,
+    /// included), optionally only `userID`'s.
     public func list(
-        workspaceID: String, action: String? = nil, success: Bool? = nil, since: Int64? = nil, limit: Int, offset: Int,
-        on db: any SQLDatabase
+        workspaceID: String?, userID: String? = nil, action: String? = nil, success: Bool? = nil, since: Int64? = nil,
+        limit: Int, offset: Int, on db: any SQLDatabase
     ) async throws -> (items: [AuditRecord], total: Int) {
-        var conditions: [SQLQueryString] = ["workspace_id = \(bind: workspaceID)"]
+        var conditions: [SQLQueryString] = ["1 = 1"]
+        if let workspaceID { conditions.append("workspace_id = \(bind: workspaceID)") }
+        if let userID { conditions.append("user_id = \(bind: userID)") }
         if let action { conditions.append("action = \(bind: action)") }
         if let success { conditions.append("success = \(bind: success)") }
         if let since { conditions.append("created_at >= \(bind: since)") }

@@ -72,7 +72,8 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_DATABASE_POOL_SIZE (10),                PostgreSQL connections; how long a request waits
                 COFFER_DATABASE_TIMEOUT_SECONDS (5)          for one before it fails with 503
               COFFER_MASTER_KEY (or SECRET_ENCRYPTION_KEY,   base64 of 32 bytes; otherwise <data>/master.key,
-                ENCRYPTION_KEY)                              generated on first start outside production
+                ENCRYPTION_KEY, FOSSAWORK_MASTER_KEY,        generated on first start outside production
+                TOKEN_ENCRYPTION_KEY)
               SECRET_ENCRYPTION_BACKEND (local)              who wraps the keys: local (alias fernet: the master
                                                              key above), aws_kms or vault (no master key then)
               AWS_KMS_KEY_ID, AWS_REGION, AWS_ACCESS_KEY_ID,  aws_kms: the key (id, ARN or alias/…), credentials
@@ -84,9 +85,11 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_KEY_PROVIDER_TIMEOUT_SECONDS (5)        bounds each KMS or Vault exchange
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
               ENVIRONMENT=production                         refuse to start without explicit keys
-              JWT_EXPIRE_MINUTES (15), COFFER_ALLOW_SIGNUP (false), COFFER_MAX_SECRET_BYTES (65536),
+              JWT_EXPIRE_MINUTES (15) or JWT_ACCESS_TOKEN_EXPIRES (seconds), COFFER_ALLOW_SIGNUP (false),
+              COFFER_MAX_SECRET_BYTES (65536),
               SECRET_ROTATION_DAYS (manual), COFFER_MAX_BODY_BYTES, COFFER_LOG_LEVEL (info),
-              COFFER_LOG_FORMAT (text | json), COFFER_METRICS_PUBLIC (false)
+              COFFER_LOG_FORMAT (text | json), COFFER_METRICS_PUBLIC (false),
+              COFFER_METRICS_TOKEN (a Prometheus bearer token for /metrics only)
               COFFER_RATE_LIMIT_PER_MINUTE (1200), COFFER_RATE_LIMIT_VALUES_PER_MINUTE (600),
               COFFER_RATE_LIMIT_AUTH_PER_MINUTE (30), COFFER_LOGIN_MAX_FAILURES (5 per 15 min)
               COFFER_PREVIOUS_MASTER_KEY                     the old master key, to rewrap data keys at start-up
@@ -97,6 +100,7 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_AUDIT_FILE                              JSON-lines copy of every audit record
               COFFER_TLS_CERT, COFFER_TLS_KEY                serve HTTPS (HSTS is sent then)
               CORS_ORIGINS                                   comma-separated browser origins allowed (none)
+              COFFER_TRUSTED_PROXIES                         proxies (CIDRs) whose X-Forwarded-For/-Proto count
               COFFER_SESSION_DAYS (30), COFFER_REENCRYPTION_BATCH_SIZE (1000)
             """
     )

@@ -85,7 +85,7 @@ struct AuditTests {
         for _ in 0..<5 { _ = try await h.coffer.secrets.value(of: s.id, in: ws.id, by: owner, origin: origin) }
         let intact = try await h.coffer.audit.verify()
         #expect(intact.isIntact)
-        #expect(intact.checked == 6)
+        #expect(intact.checked == 7)  // the owner's registration, the create, five reads
 
         let records = try await h.database.read { try await AuditRepository().all(on: $0) }
         func restore() async throws {
@@ -133,7 +133,7 @@ struct AuditTests {
         _ = try await h.coffer.secrets.value(of: s.id, in: ws.id, by: owner, origin: origin)
         try await h.coffer.secrets.delete(s.id, in: ws.id, by: owner, origin: origin)
         let records = try await h.database.read { try await AuditRepository().all(on: $0) }
-        #expect(records.map(\.action) == ["created", "updated", "rotated", "accessed", "deleted"])
+        #expect(records.map(\.action) == ["registered", "created", "updated", "rotated", "accessed", "deleted"])
         for record in records {
             #expect(!record.details.contains("secret-value"))
         }

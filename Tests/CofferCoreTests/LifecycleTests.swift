@@ -253,14 +253,15 @@ struct LifecycleTests {
         for _ in 0..<3 { _ = try await h.coffer.secrets.value(of: s.id, in: ws, by: owner, origin: origin) }
         h.clock.advance(by: 366 * 86_400)
         for _ in 0..<2 { _ = try await h.coffer.secrets.value(of: s.id, in: ws, by: owner, origin: origin) }
-        #expect(try await h.coffer.audit.prune(olderThanDays: 365) == 4)
+        // The owner's registration, the create and three reads.
+        #expect(try await h.coffer.audit.prune(olderThanDays: 365) == 5)
         let result = try await h.coffer.audit.verify()
         #expect(result.isIntact)
         #expect(result.checked == 2)
         // Tampering after a prune is still found; so is a forged checkpoint.
-        try await h.tamper("UPDATE secret_audits SET success = FALSE WHERE seq = 5")
-        #expect(try await h.coffer.audit.verify().firstBadSequence == 5)
-        try await h.tamper("UPDATE secret_audits SET success = TRUE WHERE seq = 5")
+        try await h.tamper("UPDATE secret_audits SET success = FALSE WHERE seq = 6")
+        #expect(try await h.coffer.audit.verify().firstBadSequence == 6)
+        try await h.tamper("UPDATE secret_audits SET success = TRUE WHERE seq = 6")
         #expect(try await h.coffer.audit.verify().isIntact)
         try await h.tamper("UPDATE coffer_meta SET value = \(bind: Data(repeating: 1, count: 72)) WHERE key = 'audit_checkpoint'")
         #expect(try await !h.coffer.audit.verify().isIntact)
@@ -275,7 +276,8 @@ struct LifecycleTests {
         let exporter = AuditFileExporter(path: path, database: h.database, logger: .init(label: "test"))
         let s = try await h.coffer.secrets.create(SecretCreate(name: "K", value: "jsonl-secret-value"), in: ws, by: owner, origin: origin)
         _ = try await h.coffer.secrets.value(of: s.id, in: ws, by: owner, origin: origin)
-        #expect(try await exporter.exportPending() == 2)
+        // The owner's registration, the create and the read.
+        #expect(try await exporter.exportPending() == 3)
         #expect(try await exporter.exportPending() == 0)
         _ = try await h.coffer.secrets.rotate(s.id, in: ws, newValue: "jsonl-second-value", by: owner, origin: origin)
         // A new exporter (a restart) continues after the last line.
@@ -283,13 +285,13 @@ struct LifecycleTests {
         #expect(try await restarted.exportPending() == 1)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let lines = text.split(separator: "\n")
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
         let sequences = try lines.map { line -> Int in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             #expect((object["mac"] as? String)?.count == 64)
             return object["sequence"] as! Int
         }
-        #expect(sequences == [1, 2, 3])
+        #expect(sequences == [1, 2, 3, 4])
         #expect(!text.contains("jsonl-secret-value") && !text.contains("jsonl-second-value"))
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)

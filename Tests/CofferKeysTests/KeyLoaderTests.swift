@@ -58,7 +58,8 @@ struct MasterKeyLoaderTests {
         "two variables set to different keys is invalidKey naming both",
         arguments: [
             ("COFFER_MASTER_KEY", "SECRET_ENCRYPTION_KEY"), ("COFFER_MASTER_KEY", "ENCRYPTION_KEY"),
-            ("SECRET_ENCRYPTION_KEY", "ENCRYPTION_KEY"),
+            ("SECRET_ENCRYPTION_KEY", "ENCRYPTION_KEY"), ("COFFER_MASTER_KEY", "FOSSAWORK_MASTER_KEY"),
+            ("FOSSAWORK_MASTER_KEY", "TOKEN_ENCRYPTION_KEY"),
         ])
     func conflicting(first: String, second: String) throws {
         try withTemporaryDirectory { dir in

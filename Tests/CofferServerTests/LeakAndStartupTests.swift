@@ -203,6 +203,18 @@ struct LeakAndStartupTests {
         let configuration = try ServerConfiguration(environment: ["SECRET_ROTATION_DAYS": "90", "JWT_EXPIRE_MINUTES": "30"])
         #expect(configuration.settings.defaultRotationPolicy == .auto90Days)
         #expect(configuration.settings.jwtExpireMinutes == 30)
+        // Seed 001's name, in seconds; agreeing with JWT_EXPIRE_MINUTES is fine, disagreeing stops start-up.
+        #expect(try ServerConfiguration(environment: ["JWT_ACCESS_TOKEN_EXPIRES": "5400"]).settings.accessTokenSeconds == 5400)
+        #expect(
+            try ServerConfiguration(environment: ["JWT_ACCESS_TOKEN_EXPIRES": "1800", "JWT_EXPIRE_MINUTES": "30"])
+                .settings.accessTokenSeconds == 1800)
+        #expect {
+            _ = try ServerConfiguration(environment: ["JWT_ACCESS_TOKEN_EXPIRES": "600", "JWT_EXPIRE_MINUTES": "30"])
+        } throws: { error in
+            let message = (error as? ConfigurationError)?.message ?? ""
+            return message.contains("JWT_ACCESS_TOKEN_EXPIRES") && message.contains("JWT_EXPIRE_MINUTES")
+        }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration(environment: ["JWT_ACCESS_TOKEN_EXPIRES": "5"]) }
     }
 }
 

@@ -77,7 +77,7 @@ struct StorageCommandTests {
         let forged = root.appendingPathComponent("forged.db")
         try FileManager.default.copyItem(at: backup, to: forged)
         let attacker = try await SQLiteDatabaseStore.open(path: forged.path, logger: Logger(label: "a"))
-        try await attacker.write { db in try await db.raw("UPDATE secret_audits SET action = 'created' WHERE seq = 2").run() }
+        try await attacker.write { db in try await db.raw("UPDATE secret_audits SET action = 'created' WHERE seq = 3").run() }
         await attacker.close()
         let refused = try runCoffer(["restore", forged.path, "--data-dir", data.path], environment: environment)
         #expect(refused.status == 1)

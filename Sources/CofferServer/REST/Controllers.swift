@@ -19,24 +19,25 @@ struct AuthController {
 
     func refresh(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenGrant> {
         let input = try await JSONCoding.decode(RefreshRequest.self, from: request, context: context)
-        return JSONResponse(try await accounts.refresh(input))
+        return JSONResponse(try await accounts.refresh(input, origin: context.origin))
     }
 
     func logout(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
-        try await accounts.logout(try context.requirePrincipal())
+        try await accounts.logout(try context.requirePrincipal(), origin: context.origin)
         return .noContent
     }
 
     func changePassword(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
         let principal = try context.requirePrincipal()
         let input = try await JSONCoding.decode(PasswordChange.self, from: request, context: context)
-        try await accounts.changePassword(input, for: principal)
+        try await accounts.changePassword(input, for: principal, origin: context.origin)
         return .noContent
     }
 
     func register(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<UserView> {
         let credentials = try await JSONCoding.decode(Credentials.self, from: request, context: context)
-        return JSONResponse(try await accounts.register(credentials, caller: context.principal), status: .created)
+        return JSONResponse(
+            try await accounts.register(credentials, caller: context.principal, origin: context.origin), status: .created)
     }
 
     /// Throttled per username and per client after repeated failures (429 with `Retry-After`).
@@ -47,7 +48,7 @@ struct AuthController {
             throw RateLimiter.tooMany(retryAfter: wait, "Too many failed logins; retry later.")
         }
         do {
-            let grant = try await accounts.login(credentials)
+            let grant = try await accounts.login(credentials, origin: context.origin)
             limiter.recordLoginSuccess(username: username)
             return JSONResponse(grant)
         } catch let error as CofferError where error.code == .invalidCredentials {
@@ -242,9 +243,7 @@ struct SecretsController {
         let names = Query(request).string("names").map {
             Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         }
-        return JSONResponse(
-            SecretValueList(
-                items: try await secrets.values(in: t.workspaceID, names: names, by: t.principal, origin: context.origin)))
+        return JSONResponse(try await secrets.values(in: t.workspaceID, names: names, by: t.principal, origin: context.origin))
     }
 
     func batch(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<ImportResult> {
@@ -292,10 +291,8 @@ struct WorkspaceAuditController {
         RouteCollection(context: CofferRequestContext.self).get(use: list)
     }
 
-    func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<AuditEntryView>> {
-        let principal = try context.requirePrincipal()
-        let workspaceID = try context.parameters.require("workspace_id")
-        let query = Query(request)
+    /// `action`, `success` and `since` (ISO 8601) from the query.
+    static func filter(_ query: Query) throws -> AuditFilter {
         var since: Int64?
         if let text = query.string("since") {
             guard let date = ISO8601DateFormatter().date(from: String(text)) else {
@@ -303,8 +300,14 @@ struct WorkspaceAuditController {
             }
             since = Int64((date.timeIntervalSince1970 * 1000).rounded())
         }
-        let filter = AuditFilter(
-            action: query.string("action"), success: try query.boolean("success"), since: since)
+        return AuditFilter(action: query.string("action"), success: try query.boolean("success"), since: since)
+    }
+
+    func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<AuditEntryView>> {
+        let principal = try context.requirePrincipal()
+        let workspaceID = try context.parameters.require("workspace_id")
+        let query = Query(request)
+        let filter = try Self.filter(query)
         return JSONResponse(
             try await secrets.workspaceAudit(
                 in: workspaceID, filter: filter, limit: try query.integer("limit") ?? 50,
@@ -389,5 +392,24 @@ struct ServiceTokensController {
             try context.parameters.require("token_id"), in: try context.parameters.require("workspace_id"),
             by: principal, origin: context.origin)
         return .noContent
+    }
+}
+
+/// `/api/admin/audit`: the whole instance's audit trail, account events included (instance admins).
+struct InstanceAuditController {
+    let admin: AdminService
+
+    var routes: RouteCollection<CofferRequestContext> {
+        RouteCollection(context: CofferRequestContext.self).get(use: list)
+    }
+
+    func list(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<Page<AuditEntryView>> {
+        let principal = try context.requirePrincipal()
+        let query = Query(request)
+        return JSONResponse(
+            try await admin.instanceAudit(
+                filter: try WorkspaceAuditController.filter(query), userID: query.string("user_id"),
+                limit: try query.integer("limit") ?? 50, offset: try query.integer("offset") ?? 0, by: principal,
+                origin: context.origin))
     }
 }

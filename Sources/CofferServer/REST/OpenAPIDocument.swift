@@ -107,7 +107,7 @@ enum OpenAPIDocument {
             ]),
             "SecretPage": page("SecretMetadata"),
             "SecretValue": object(["id": string(), "name": string(), "value": string(), "version": integer]),
-            "SecretValueList": list("SecretValue"),
+            "SecretValueList": object(["items": array(ref("SecretValue")), "inactive": array(string())]),
             "SecretVersion": object([
                 "version": integer, "dek_version": integer, "created_by_user_id": string(nullable: true),
                 "created_at": date, "is_current": boolean,
@@ -280,6 +280,14 @@ enum OpenAPIDocument {
             ],
             "\(base)/{secret_id}/restore": ["post": op("Undelete.", params: [ws, secret], returns: "SecretMetadata")],
             "\(base)/{secret_id}/audit": ["get": op("The secret's audit trail.", params: [ws, secret, limit], returns: "AuditList")],
+            "/api/admin/audit": [
+                "get": op(
+                    "The whole instance's audit trail, account events included (instance admins).",
+                    params: [
+                        limit, offset, query("action", string(enum: AuditAction.allCases.map(\.rawValue))),
+                        query("success", boolean), query("since", string("date-time")), query("user_id", string()),
+                    ], returns: "AuditPage")
+            ],
             "/api/secrets/workspaces/{workspace_id}/audit": [
                 "get": op(
                     "The workspace's audit trail.",
