@@ -4,6 +4,10 @@ import CofferCrypto
 import Foundation
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The formats `import` reads and `export` writes.
 enum SecretFileFormat: String, ExpressibleByArgument, CaseIterable {
     case dotenv, json
@@ -20,10 +24,21 @@ struct ImportCommand: AsyncParsableCommand {
             --fernet-key-file keys (repeatable, tried in order, as MultiFernet); --legacy-base64 decodes seed 002's
             base64-encoded values. A value that does not decrypt stops the import, naming it. Existing names are
             skipped unless --overwrite. --dry-run shows what would be created, updated and skipped.
+            Seeds 000 and 002 derive each user's Fernet key with PBKDF2-HMAC-SHA256 from a master key and a salt:
+            --fernet-master-key-env NAME --pbkdf2-salt TEXT [--pbkdf2-iterations N] derives it the same way.
+            An entry with an empty value (DEBUG=) is skipped and named: a Coffer secret is never empty.
+            --match GLOB keeps only matching names; --from-environment imports from this process's environment
+            (seed 004's migration) instead of a file, and needs --match so that PATH and HOME stay out.
             """
     )
 
-    @Argument(help: "The file to import.") var file: String
+    @Argument(help: "The file to import (none with --from-environment).") var file: String?
+    @Flag(help: "Import this process's environment variables (with --match) instead of a file.") var fromEnvironment = false
+    @Option(help: "Only names matching this shell glob (e.g. 'STRIPE_*').") var match: String?
+    @Option(name: .customLong("fernet-master-key-env"), help: "The variable holding the master key a Fernet key is derived from with PBKDF2.")
+    var fernetMasterKeyEnv: String?
+    @Option(name: .customLong("pbkdf2-salt"), help: "The PBKDF2 salt (seed 000: user_id:twin_id).") var pbkdf2Salt: String?
+    @Option(name: .customLong("pbkdf2-iterations"), help: "PBKDF2 iterations (default 100000).") var pbkdf2Iterations = KeyDerivation.defaultPBKDF2Rounds
     @OptionGroup var workspace: WorkspaceOption
     @Option(help: "dotenv or json (a flat object of names to string values).") var format: SecretFileFormat = .dotenv
     @Flag(help: "Show the plan; change nothing.") var dryRun = false
@@ -52,14 +67,34 @@ struct ImportCommand: AsyncParsableCommand {
         return "api_key"
     }
 
-    func run() async throws {
+    func validate() throws {
+        if fromEnvironment {
+            guard file == nil else { throw ValidationError("give either a file or --from-environment, not both") }
+            guard match != nil else {
+                throw ValidationError("--from-environment needs --match GLOB (so that PATH, HOME and the like stay out)")
+            }
+        } else if file == nil {
+            throw ValidationError("give the file to import (or --from-environment)")
+        }
+        if (fernetMasterKeyEnv == nil) != (pbkdf2Salt == nil) {
+            throw ValidationError("--fernet-master-key-env and --pbkdf2-salt go together")
+        }
+        guard pbkdf2Iterations >= 1 else { throw ValidationError("--pbkdf2-iterations must be 1 or more") }
+    }
+
+    /// The entries of the file, or of the environment (variable names only, Coffer's own settings left out).
+    func readEntries() throws -> [(name: String, value: String)] {
+        guard let file else {
+            return ProcessInfo.processInfo.environment
+                .filter { Dotenv.isVariableName($0.key) && !$0.key.hasPrefix("COFFER_") }
+                .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
         guard let data = FileManager.default.contents(atPath: file) else { throw CLIError(message: "cannot read \(file)") }
         guard let text = String(data: data, encoding: .utf8) else { throw CLIError(message: "\(file) is not UTF-8 text") }
-        let entries: [(name: String, value: String)]
         switch format {
         case .dotenv:
             do {
-                entries = try Dotenv.parse(text)
+                return try Dotenv.parse(text)
             } catch {
                 throw CLIError(message: "\(file): \(error.description); nothing was imported", code: "malformed_file")
             }
@@ -67,20 +102,48 @@ struct ImportCommand: AsyncParsableCommand {
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
                 throw CLIError(message: "\(file): expected a JSON object of names to string values; nothing was imported", code: "malformed_file")
             }
-            entries = try object.keys.sorted().map { key in
+            return try object.keys.sorted().map { key in
                 guard let value = object[key] as? String else {
                     throw CLIError(message: "\(file): the value of \(key) is not a string; nothing was imported", code: "malformed_file")
                 }
                 return (key, value)
             }
         }
-        guard !entries.isEmpty else { throw CLIError(message: "\(file) holds no secrets") }
-        let fernet = try fernetKeyFiles.isEmpty ? nil : MultiFernet(fernetKeyFiles.map { path -> Fernet in
+    }
+
+    /// The Fernet keys to try: the key files, then the one derived with PBKDF2 (seeds 000 and 002).
+    func fernetKeys() throws -> [Fernet] {
+        var keys = try fernetKeyFiles.map { path -> Fernet in
             guard let keyText = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
                 throw CLIError(message: "cannot read the key file \(path)")
             }
             do { return try Fernet(key: keyText) } catch { throw CLIError(message: "\(path) does not hold a Fernet key (url-safe base64 of 32 bytes)") }
-        })
+        }
+        if let name = fernetMasterKeyEnv, let salt = pbkdf2Salt {
+            guard let master = ProcessInfo.processInfo.environment[name], !master.isEmpty else {
+                throw CLIError(message: "\(name) is not set (--fernet-master-key-env names the variable holding the master key)")
+            }
+            let derived = try KeyDerivation.pbkdf2(
+                password: Array(master.utf8), salt: Array(salt.utf8), rounds: pbkdf2Iterations, outputByteCount: 32)
+            keys.append(try Fernet(key: derived))
+        }
+        return keys
+    }
+
+    func run() async throws {
+        let source = file ?? "the environment"
+        var entries = try readEntries()
+        if let match {
+            entries = entries.filter { fnmatch(match, $0.name, 0) == 0 }
+        }
+        let empty = entries.filter { $0.value.isEmpty }.map(\.name)
+        entries = entries.filter { !$0.value.isEmpty }
+        if !empty.isEmpty {
+            Output.note("skipped \(empty.count) empty value(s) (a secret is never empty): " + empty.joined(separator: ", "))
+        }
+        guard !entries.isEmpty else { throw CLIError(message: "\(source) holds no secrets to import" + (match.map { " matching \($0)" } ?? "")) }
+        let keys = try fernetKeys()
+        let fernet = keys.isEmpty ? nil : try MultiFernet(keys)
 
         var items: [SecretImportItem] = []
         var kinds: [String: (Kind, Bool)] = [:]
