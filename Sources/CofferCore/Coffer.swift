@@ -32,6 +32,9 @@ public struct CofferSettings: Sendable {
     public var auditEnabled = true
     /// Days audit records are kept (`SECRET_AUDIT_RETENTION_DAYS`, default 365).
     public var auditRetentionDays = 365
+    /// Days after which a workspace's active data key is rotated by the scheduler (`COFFER_KEY_ROTATION_DAYS`;
+    /// `nil`, the default, never).
+    public var keyRotationDays: Int?
     /// Secret versions re-encrypted per transaction by a `rotate-key` job.
     public var reencryptionBatchSize = 1_000
     /// How long a live session or a workspace role, once read, is trusted without reading it again. Revocations
@@ -134,7 +137,7 @@ public final class Coffer: Sendable {
             logger: logger)
         let admin = AdminService(database: database, keyring: keyring, audit: audit, rotation: keyRotation, clock: clock)
         let scheduler = RotationScheduler(
-            database: database, secrets: secrets, audit: audit, settings: settings, now: clock,
+            database: database, secrets: secrets, audit: audit, keyRotation: keyRotation, settings: settings, now: clock,
             interval: schedulerInterval, clock: schedulerClock, logger: logger)
         return Coffer(
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,

@@ -4,8 +4,13 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// The periodic housekeeper: rotates generated secrets whose `auto_*` policy makes them due, keeps the due
-/// counts current for metrics, and prunes audit records past retention.
+/// The periodic housekeeper: rotates generated secrets whose `auto_*` policy makes them due, rotates data keys older
+/// than `COFFER_KEY_ROTATION_DAYS`, keeps the due counts current for metrics, and prunes audit records past
+/// retention.
+///
+/// Key rotation is judged by each workspace's active key's age in the store, under the scheduler's exclusive
+/// lock: a key rotated once is new, so several instances rotate it once a period, and a clock set back rotates
+/// nothing.
 ///
 /// Time is injected twice: `now` (the domain clock) decides what is due, `clock` paces the loop, so tests drive
 /// it with ``tick()`` and a hand-moved clock.
@@ -19,6 +24,10 @@ public final class RotationScheduler: Service, Sendable {
     private let clock: any Clock<Duration>
     private let logger: Logger
     private let counts = Mutex(DueCounts(due: 0, overdue: 0))
+    private let keyRotation: KeyRotationService
+    private let keysRotated = Mutex(0)
+    /// The user id the scheduler's key rotations are recorded under (audit records, `rotation-status`).
+    public static let actor = "rotation-scheduler"
 
     /// Live secrets due within seven days, and those already overdue, instance-wide (as of the last tick).
     public struct DueCounts: Sendable, Equatable {
@@ -32,13 +41,20 @@ public final class RotationScheduler: Service, Sendable {
         public var failed: Int
         public var pruned: Int
         public var counts: DueCounts
+        /// Workspaces whose data key this tick rotated.
+        public var keysRotated = 0
     }
 
+    /// Data keys this process's scheduler has rotated since it started.
+    public var scheduledKeyRotations: Int { keysRotated.withLock { $0 } }
+
     init(
-        database: any CofferDatabase, secrets: SecretService, audit: AuditLog, settings: CofferSettings,
-        now: @escaping @Sendable () -> Date, interval: Duration, clock: any Clock<Duration>, logger: Logger
+        database: any CofferDatabase, secrets: SecretService, audit: AuditLog, keyRotation: KeyRotationService,
+        settings: CofferSettings, now: @escaping @Sendable () -> Date, interval: Duration, clock: any Clock<Duration>,
+        logger: Logger
     ) {
         self.database = database
+        self.keyRotation = keyRotation
         self.secrets = secrets
         self.audit = audit
         self.settings = settings
@@ -66,13 +82,16 @@ public final class RotationScheduler: Service, Sendable {
         let origin = RequestOrigin(userAgent: "coffer-rotation-scheduler")
         do {
             // Rotation and pruning run on one instance at a time; every instance refreshes its own due counts.
-            let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int) in
-                try await self.rotateDueAndPrune(origin: origin)
+            let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int, Int) in
+                let (rotated, failed, pruned) = try await self.rotateDueAndPrune(origin: origin)
+                return (rotated, failed, pruned, try await self.rotateOldKeys(origin: origin))
             }
-            if let (rotated, failed, pruned) = done {
+            if let (rotated, failed, pruned, keys) = done {
                 report.rotated = rotated
                 report.failed = failed
                 report.pruned = pruned
+                report.keysRotated = keys
+                keysRotated.withLock { $0 += keys }
             }
             let current = now()
             let soon = current.addingTimeInterval(7 * 86_400).millis
@@ -85,6 +104,23 @@ public final class RotationScheduler: Service, Sendable {
             logger.error("rotation scheduler tick failed", metadata: ["error": "\(error)"])
         }
         return report
+    }
+
+    /// Starts a re-encryption job for each workspace whose active data key is older than `keyRotationDays`;
+    /// returns how many.
+    private func rotateOldKeys(origin: RequestOrigin) async throws -> Int {
+        guard let days = settings.keyRotationDays else { return 0 }
+        let cutoff = now().addingTimeInterval(-TimeInterval(days) * 86_400).millis
+        let stale = try await database.read { db in
+            try await KeyRepository().activeMadeBefore(cutoff, limit: 100, on: db)
+        }
+        for workspaceID in stale {
+            let job = try await keyRotation.rotateKey(workspaceID: workspaceID, by: Self.actor, origin: origin)
+            logger.notice(
+                "data key rotated on schedule",
+                metadata: ["workspace_id": "\(workspaceID)", "job_id": "\(job.id)", "days": "\(days)"])
+        }
+        return stale.count
     }
 
     /// Rotates the generated secrets that are due and prunes audit records past retention: (rotated, failed,

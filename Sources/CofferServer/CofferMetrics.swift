@@ -20,6 +20,7 @@ public final class CofferMetrics: Sendable {
     private let accessFailures: Counter
     private let auditVolume: Counter
     private let backendHealth: Gauge
+    private let scheduledKeyRotations: Gauge
 
     static let buckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
@@ -44,6 +45,10 @@ public final class CofferMetrics: Sendable {
         backendHealth = registry.makeGauge(
             descriptor: Self.name("encryption_backend_health", "1 when the key backend can wrap and unwrap, else 0."),
             labels: [("backend", coffer.keyProviderName)])
+        scheduledKeyRotations = registry.makeGauge(
+            descriptor: Self.name(
+                "data_key_scheduled_rotations", "Data keys rotated by COFFER_KEY_ROTATION_DAYS since this process started."),
+            labels: [])
     }
 
     /// Counts one HTTP request under its route template.
@@ -81,6 +86,7 @@ public final class CofferMetrics: Sendable {
     /// Brings the domain gauges up to date and renders the registry in the Prometheus text format.
     func render() async -> String {
         let counts = coffer.scheduler.dueCounts
+        scheduledKeyRotations.set(to: Double(coffer.scheduler.scheduledKeyRotations))
         dueGauge.set(to: Double(counts.due))
         overdueGauge.set(to: Double(counts.overdue))
         let healthy = await coffer.keyProviderIsHealthy()

@@ -64,6 +64,12 @@ public struct ServerConfiguration: Sendable {
             }
             settings.defaultRotationPolicy = RotationPolicy(days: days) ?? .manual
         }
+        if let text = environment["COFFER_KEY_ROTATION_DAYS"], !text.isEmpty, text.lowercased() != "off" {
+            guard let days = Int(text), (0...3650).contains(days) else {
+                throw ConfigurationError("COFFER_KEY_ROTATION_DAYS must be off or a number of days from 1 to 3650.")
+            }
+            settings.keyRotationDays = days == 0 ? nil : days
+        }
         if let versions = try Self.integer(environment, "COFFER_MAX_VERSIONS", in: 1...10_000) {
             settings.maxVersions = versions
         }

@@ -194,6 +194,16 @@ extension KeyRepository {
             """)
     }
 
+    /// Workspaces whose active data key was made before `time` (milliseconds), oldest first.
+    public func activeMadeBefore(_ time: Int64, limit: Int, on db: any SQLDatabase) async throws -> [String] {
+        try await db.raw(
+            """
+            SELECT workspace_id, MAX(created_at) AS made FROM workspace_keys WHERE state = 'active'
+            GROUP BY workspace_id HAVING MAX(created_at) < \(bind: time) ORDER BY made LIMIT \(bind: limit)
+            """
+        ).all(decodingColumn: "workspace_id", as: String.self)
+    }
+
     /// The keys marked retiring, as (workspace, version).
     public func retiring(on db: any SQLDatabase) async throws -> [DataKeyVersion] {
         try await db.raw("SELECT workspace_id, version FROM workspace_keys WHERE state = 'retiring'").all()

@@ -54,7 +54,8 @@ struct Harness {
     let masterKey: SymmetricKey
 
     static func make(
-        directory: URL? = nil, masterKey: SymmetricKey = KeyMaterial.generate(), clock: TestClock = TestClock()
+        directory: URL? = nil, masterKey: SymmetricKey = KeyMaterial.generate(), clock: TestClock = TestClock(),
+        configure: (inout CofferSettings) -> Void = { _ in }
     ) async throws -> Harness {
         let directory =
             directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("coffer-core-\(UUID().uuidString)")
@@ -62,6 +63,7 @@ struct Harness {
         let database = InstrumentedDatabase(try await TestStore.open(directory))
         var settings = CofferSettings()
         settings.bcryptCost = 4
+        configure(&settings)
         let coffer = try await Coffer.open(
             database: database, provider: LocalKeyProvider(masterKey: masterKey),
             jwtKey: SymmetricKey(data: Array("a-test-jwt-secret-of-32-characters!!".utf8)), settings: settings,

@@ -215,6 +215,10 @@ struct LeakAndStartupTests {
             return message.contains("JWT_ACCESS_TOKEN_EXPIRES") && message.contains("JWT_EXPIRE_MINUTES")
         }
         #expect(throws: ConfigurationError.self) { try ServerConfiguration(environment: ["JWT_ACCESS_TOKEN_EXPIRES": "5"]) }
+        #expect(try ServerConfiguration(environment: ["COFFER_KEY_ROTATION_DAYS": "90"]).settings.keyRotationDays == 90)
+        #expect(try ServerConfiguration(environment: ["COFFER_KEY_ROTATION_DAYS": "off"]).settings.keyRotationDays == nil)
+        #expect(try ServerConfiguration(environment: [:]).settings.keyRotationDays == nil)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration(environment: ["COFFER_KEY_ROTATION_DAYS": "quarterly"]) }
     }
 }
 
