@@ -121,6 +121,7 @@ let package = Package(
             name: "CofferServer",
             dependencies: [
                 "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON", "CofferKeysAWS", "CofferKeysVault",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -35,6 +35,9 @@ public struct CofferSettings: Sendable {
     /// Days after which a workspace's active data key is rotated by the scheduler (`COFFER_KEY_ROTATION_DAYS`;
     /// `nil`, the default, never).
     public var keyRotationDays: Int?
+    /// The key rotation webhooks' requests are signed with (`COFFER_WEBHOOK_SECRET`); without it no webhook can be
+    /// set.
+    public var webhookSigningKey: String?
     /// Secret versions re-encrypted per transaction by a `rotate-key` job.
     public var reencryptionBatchSize = 1_000
     /// How long a live session or a workspace role, once read, is trusted without reading it again. Revocations
@@ -106,7 +109,8 @@ public final class Coffer: Sendable {
         database: any CofferDatabase, provider: any KeyProvider, otherProviders: [any KeyProvider] = [],
         previousProvider: (any KeyProvider)? = nil,
         jwtKey: SymmetricKey, settings: CofferSettings = CofferSettings(), logger: Logger = Logger(label: "coffer"),
-        clock: @escaping @Sendable () -> Date = { Date() }, schedulerInterval: Duration = .seconds(60),
+        clock: @escaping @Sendable () -> Date = { Date() }, webhookTransport: (any RotationWebhookTransport)? = nil,
+        schedulerInterval: Duration = .seconds(60),
         schedulerClock: any Clock<Duration> = ContinuousClock()
     ) async throws -> Coffer {
         let database = DomainDatabase(store: database)
@@ -137,7 +141,8 @@ public final class Coffer: Sendable {
             logger: logger)
         let admin = AdminService(database: database, keyring: keyring, audit: audit, rotation: keyRotation, clock: clock)
         let scheduler = RotationScheduler(
-            database: database, secrets: secrets, audit: audit, keyRotation: keyRotation, settings: settings, now: clock,
+            database: database, secrets: secrets, audit: audit, keyRotation: keyRotation, webhookTransport: webhookTransport,
+            settings: settings, now: clock,
             interval: schedulerInterval, clock: schedulerClock, logger: logger)
         return Coffer(
             database: database, keyring: keyring, audit: audit, accounts: accounts, workspaces: workspaces,

@@ -25,7 +25,9 @@ public final class RotationScheduler: Service, Sendable {
     private let logger: Logger
     private let counts = Mutex(DueCounts(due: 0, overdue: 0))
     private let keyRotation: KeyRotationService
+    private let webhookTransport: (any RotationWebhookTransport)?
     private let keysRotated = Mutex(0)
+    private let webhookFailuresSoFar = Mutex(0)
     /// The user id the scheduler's key rotations are recorded under (audit records, `rotation-status`).
     public static let actor = "rotation-scheduler"
 
@@ -43,18 +45,25 @@ public final class RotationScheduler: Service, Sendable {
         public var counts: DueCounts
         /// Workspaces whose data key this tick rotated.
         public var keysRotated = 0
+        /// Secrets whose webhook supplied a new value, and webhook calls that failed.
+        public var webhookRotated = 0
+        public var webhookFailed = 0
     }
 
     /// Data keys this process's scheduler has rotated since it started.
     public var scheduledKeyRotations: Int { keysRotated.withLock { $0 } }
 
+    /// Rotation webhook calls that failed since this process started.
+    public var webhookFailures: Int { webhookFailuresSoFar.withLock { $0 } }
+
     init(
         database: any CofferDatabase, secrets: SecretService, audit: AuditLog, keyRotation: KeyRotationService,
-        settings: CofferSettings, now: @escaping @Sendable () -> Date, interval: Duration, clock: any Clock<Duration>,
+        webhookTransport: (any RotationWebhookTransport)?, settings: CofferSettings, now: @escaping @Sendable () -> Date, interval: Duration, clock: any Clock<Duration>,
         logger: Logger
     ) {
         self.database = database
         self.keyRotation = keyRotation
+        self.webhookTransport = webhookTransport
         self.secrets = secrets
         self.audit = audit
         self.settings = settings
@@ -82,16 +91,24 @@ public final class RotationScheduler: Service, Sendable {
         let origin = RequestOrigin(userAgent: "coffer-rotation-scheduler")
         do {
             // Rotation and pruning run on one instance at a time; every instance refreshes its own due counts.
-            let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int, Int) in
+            let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int, Int, (Int, Int)) in
                 let (rotated, failed, pruned) = try await self.rotateDueAndPrune(origin: origin)
-                return (rotated, failed, pruned, try await self.rotateOldKeys(origin: origin))
+                let keys = try await self.rotateOldKeys(origin: origin)
+                var hooks = (0, 0)
+                if let transport = self.webhookTransport {
+                    hooks = try await self.secrets.rotateDueWebhooks(transport: transport, origin: origin)
+                }
+                return (rotated, failed, pruned, keys, hooks)
             }
-            if let (rotated, failed, pruned, keys) = done {
+            if let (rotated, failed, pruned, keys, hooks) = done {
                 report.rotated = rotated
                 report.failed = failed
                 report.pruned = pruned
                 report.keysRotated = keys
+                report.webhookRotated = hooks.0
+                report.webhookFailed = hooks.1
                 keysRotated.withLock { $0 += keys }
+                webhookFailuresSoFar.withLock { $0 += hooks.1 }
             }
             let current = now()
             let soon = current.addingTimeInterval(7 * 86_400).millis

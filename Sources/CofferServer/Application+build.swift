@@ -40,7 +40,7 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
     let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
         database: database, provider: provider, otherProviders: custody.others, previousProvider: previous, jwtKey: jwtKey,
-        settings: configuration.settings, logger: logger)
+        settings: configuration.settings, logger: logger, webhookTransport: HTTPWebhookTransport())
     // Resume a re-encryption job a previous run left unfinished before serving.
     try await coffer.keyRotation.runPending()
     return coffer

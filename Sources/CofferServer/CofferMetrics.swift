@@ -21,6 +21,7 @@ public final class CofferMetrics: Sendable {
     private let auditVolume: Counter
     private let backendHealth: Gauge
     private let scheduledKeyRotations: Gauge
+    private let webhookFailures: Gauge
 
     static let buckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
@@ -48,6 +49,10 @@ public final class CofferMetrics: Sendable {
         scheduledKeyRotations = registry.makeGauge(
             descriptor: Self.name(
                 "data_key_scheduled_rotations", "Data keys rotated by COFFER_KEY_ROTATION_DAYS since this process started."),
+            labels: [])
+        webhookFailures = registry.makeGauge(
+            descriptor: Self.name(
+                "secret_rotation_webhook_failures", "Rotation webhook calls that failed since this process started."),
             labels: [])
     }
 
@@ -87,6 +92,7 @@ public final class CofferMetrics: Sendable {
     func render() async -> String {
         let counts = coffer.scheduler.dueCounts
         scheduledKeyRotations.set(to: Double(coffer.scheduler.scheduledKeyRotations))
+        webhookFailures.set(to: Double(coffer.scheduler.webhookFailures))
         dueGauge.set(to: Double(counts.due))
         overdueGauge.set(to: Double(counts.overdue))
         let healthy = await coffer.keyProviderIsHealthy()

@@ -93,6 +93,12 @@ public struct ServerConfiguration: Sendable {
             settings.authorizationCacheSeconds = TimeInterval(seconds)
         }
         if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
+        if let key = environment["COFFER_WEBHOOK_SECRET"], !key.isEmpty {
+            guard key.utf8.count >= 32 else {
+                throw ConfigurationError("COFFER_WEBHOOK_SECRET must be at least 32 characters (e.g. `coffer keygen`).")
+            }
+            settings.webhookSigningKey = key
+        }
         if let token = environment["COFFER_METRICS_TOKEN"], !token.isEmpty {
             guard token.utf8.count >= 32, !token.contains(where: \.isWhitespace) else {
                 throw ConfigurationError("COFFER_METRICS_TOKEN must be at least 32 characters without spaces (e.g. `coffer keygen`).")

@@ -364,6 +364,21 @@ public enum Migrator {
                 """,
             ]
         },
+        // Rotation webhooks: a secret Coffer does not generate can name an endpoint that supplies its next value.
+        Migration(version: 10, name: "rotation webhooks") { _ in
+            [
+                """
+                CREATE TABLE rotation_webhooks (
+                    secret_id TEXT PRIMARY KEY REFERENCES secrets(id),
+                    url TEXT NOT NULL,
+                    failures INTEGER NOT NULL,
+                    retry_at BIGINT,
+                    last_error TEXT,
+                    updated_at BIGINT NOT NULL
+                )
+                """
+            ]
+        },
     ]
 
     /// The newest schema version this build knows.

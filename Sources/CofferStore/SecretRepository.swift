@@ -197,6 +197,7 @@ public struct SecretRepository: Sendable {
 
     /// Destroys a secret and every version's ciphertext.
     public func purge(id: String, on db: any SQLDatabase) async throws {
+        try await db.exec("DELETE FROM rotation_webhooks WHERE secret_id = \(bind: id)")
         try await db.exec("DELETE FROM secret_versions WHERE secret_id = \(bind: id)")
         try await db.exec("DELETE FROM secrets WHERE id = \(bind: id)")
     }

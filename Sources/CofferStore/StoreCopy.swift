@@ -78,6 +78,10 @@ public enum StoreCopy {
             .text("id"), .text("workspace_id"), .text("name"), .text("role"), .text("token_hash"),
             .text("created_by"), .integer("created_at"), .integer("expires_at"), .integer("revoked_at"),
         ]),
+        Table(name: "rotation_webhooks", key: "secret_id", columns: [
+            .text("secret_id"), .text("url"), .integer("failures"), .integer("retry_at"), .text("last_error"),
+            .integer("updated_at"),
+        ]),
         Table(name: "kv_metadata", key: "workspace_id, path", columns: [
             .text("workspace_id"), .text("path"), .integer("max_versions"), .boolean("cas_required"),
             .text("delete_version_after"), .text("custom_metadata"), .integer("created_at"), .integer("updated_at"),

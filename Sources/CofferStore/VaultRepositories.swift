@@ -243,3 +243,68 @@ public struct TransitKeyRepository: Sendable {
             """)
     }
 }
+
+/// A secret's rotation webhook and its delivery state.
+public struct RotationWebhookRecord: Codable, Sendable, Equatable {
+    public var secretId: String
+    public var url: String
+    /// Failed calls since the last success.
+    public var failures: Int
+    /// When the next attempt may be made after a failure (milliseconds).
+    public var retryAt: Int64?
+    public var lastError: String?
+    public var updatedAt: Int64
+
+    public init(secretId: String, url: String, failures: Int = 0, retryAt: Int64? = nil, lastError: String? = nil, updatedAt: Int64) {
+        self.secretId = secretId
+        self.url = url
+        self.failures = failures
+        self.retryAt = retryAt
+        self.lastError = lastError
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Rotation webhooks.
+public struct RotationWebhookRepository: Sendable {
+    public init() {}
+
+    public func find(secretID: String, on db: any SQLDatabase) async throws -> RotationWebhookRecord? {
+        try await db.raw("SELECT * FROM rotation_webhooks WHERE secret_id = \(bind: secretID)")
+            .first(decoding: RotationWebhookRecord.self, with: rowDecoder)
+    }
+
+    public func save(_ record: RotationWebhookRecord, on db: any SQLDatabase) async throws {
+        try await delete(secretID: record.secretId, on: db)
+        try await db.exec(
+            """
+            INSERT INTO rotation_webhooks (secret_id, url, failures, retry_at, last_error, updated_at)
+            VALUES (\(bind: record.secretId), \(bind: record.url), \(bind: record.failures), \(bind: record.retryAt),
+                \(bind: record.lastError), \(bind: record.updatedAt))
+            """)
+    }
+
+    public func delete(secretID: String, on db: any SQLDatabase) async throws {
+        try await db.exec("DELETE FROM rotation_webhooks WHERE secret_id = \(bind: secretID)")
+    }
+
+    /// Live secrets with a webhook that are due at `time` and not waiting for a retry, soonest first.
+    public func due(at time: Int64, limit: Int, on db: any SQLDatabase) async throws -> [(SecretRecord, RotationWebhookRecord)] {
+        let rows = try await db.raw(
+            """
+            SELECT s.id FROM secrets s JOIN rotation_webhooks w ON w.secret_id = s.id
+            WHERE s.deleted_at IS NULL AND s.rotation_due_at IS NOT NULL AND s.rotation_due_at <= \(bind: time)
+            AND (w.retry_at IS NULL OR w.retry_at <= \(bind: time))
+            ORDER BY s.rotation_due_at LIMIT \(bind: limit)
+            """
+        ).all(decodingColumn: "id", as: String.self)
+        var found: [(SecretRecord, RotationWebhookRecord)] = []
+        for id in rows {
+            guard let secret = try await db.raw("SELECT * FROM secrets WHERE id = \(bind: id)").first().map(SecretRecord.init(row:)),
+                let hook = try await find(secretID: id, on: db)
+            else { continue }
+            found.append((secret, hook))
+        }
+        return found
+    }
+}

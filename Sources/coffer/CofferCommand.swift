@@ -103,6 +103,7 @@ struct ServerCommand: AsyncParsableCommand {
               COFFER_TRUSTED_PROXIES                         proxies (CIDRs) whose X-Forwarded-For/-Proto count
               COFFER_SESSION_DAYS (30), COFFER_REENCRYPTION_BATCH_SIZE (1000)
               COFFER_KEY_ROTATION_DAYS (off)                 rotate data keys older than this many days
+              COFFER_WEBHOOK_SECRET                          signs rotation webhook requests (needed to set one)
             """
     )
 

@@ -70,6 +70,8 @@ struct Reply {
 struct LiveServer {
     let client: any TestClientProtocol
     let clock: TestClock
+    /// The domain behind the server, for what no endpoint does (a scheduler tick).
+    var coffer: Coffer? = nil
 
     static let password = "correct horse battery staple"
 
@@ -139,9 +141,10 @@ func withLiveServer(
     let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
         database: database, provider: LocalKeyProvider(masterKey: try loader.masterKey().key),
-        jwtKey: try loader.jwtSecret().key, settings: configuration.settings, clock: { clock.now })
+        jwtKey: try loader.jwtSecret().key, settings: configuration.settings, clock: { clock.now },
+        webhookTransport: HTTPWebhookTransport())
     let app = try buildApplication(configuration, coffer: coffer, logger: logger)
     try await app.test(.ahc(.http)) { client in
-        try await body(LiveServer(client: client, clock: clock), directory)
+        try await body(LiveServer(client: client, clock: clock, coffer: coffer), directory)
     }
 }

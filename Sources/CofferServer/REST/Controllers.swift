@@ -135,6 +135,32 @@ struct SecretsController {
             .post("batch", use: batch)
             .get("statistics", use: statistics)
             .get("by-name/**", use: metadataByName)
+            .post(":secret_id/rotation-webhook", use: setWebhook)
+            .get(":secret_id/rotation-webhook", use: webhook)
+            .delete(":secret_id/rotation-webhook", use: removeWebhook)
+    }
+
+    struct WebhookBody: Decodable { let url: String }
+
+    /// `POST …/secrets/{id}/rotation-webhook` `{url}`: the endpoint that supplies this secret's next value.
+    func setWebhook(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<RotationWebhookView> {
+        let t = try target(context)
+        let body = try await JSONCoding.decode(WebhookBody.self, from: request, context: context)
+        let view = try await secrets.setRotationWebhook(body.url, of: t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return JSONResponse(view!)
+    }
+
+    func webhook(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<RotationWebhookView> {
+        let t = try target(context)
+        guard let view = try await secrets.rotationWebhook(of: t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin)
+        else { throw CofferError(.secretNotFound, "This secret has no rotation webhook.") }
+        return JSONResponse(view)
+    }
+
+    func removeWebhook(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
+        let t = try target(context)
+        _ = try await secrets.setRotationWebhook(nil, of: t.secretID!, in: t.workspaceID, by: t.principal, origin: context.origin)
+        return .noContent
     }
 
     /// `GET …/secrets/by-name/<name>`: a secret found by its name (which may be a KV path with slashes).

@@ -113,6 +113,11 @@ enum OpenAPIDocument {
                 "created_at": date, "is_current": boolean,
             ]),
             "SecretVersionList": list("SecretVersion"),
+            "RotationWebhookSet": object(["url": string("uri")]),
+            "RotationWebhook": object([
+                "url": string("uri"), "failures": integer, "retry_at": string("date-time", nullable: true),
+                "last_error": string(nullable: true),
+            ]),
             "RotationDue": object(["items": array(ref("SecretMetadata")), "days_ahead": integer]),
             "Statistics": object([
                 "total_secrets": integer, "active_secrets": integer, "deleted_secrets": integer,
@@ -273,6 +278,13 @@ enum OpenAPIDocument {
             ],
             "\(base)/{secret_id}/rotate": [
                 "post": op("Rotate (empty body: generate).", params: [ws, secret], body: "SecretRotate", bodyRequired: false, returns: "SecretMetadata")
+            ],
+            "\(base)/{secret_id}/rotation-webhook": [
+                "post": op(
+                    "Name the webhook that supplies this secret's next value when it falls due (https, or http on loopback).",
+                    params: [ws, secret], body: "RotationWebhookSet", returns: "RotationWebhook"),
+                "get": op("The secret's rotation webhook and its delivery state.", params: [ws, secret], returns: "RotationWebhook"),
+                "delete": op("Remove the rotation webhook.", params: [ws, secret], ok: 204),
             ],
             "\(base)/{secret_id}/versions": ["get": op("Versions, newest first.", params: [ws, secret], returns: "SecretVersionList")],
             "\(base)/{secret_id}/rollback": [

@@ -297,3 +297,15 @@ extension AuditVerification: Encodable {
         try c.encode(isIntact, forKey: .isIntact)
     }
 }
+
+extension RotationWebhookView: Encodable {
+    enum CodingKeys: String, CodingKey { case url, failures, retryAt = "retry_at", lastError = "last_error" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(url, forKey: .url)
+        try c.encode(failures, forKey: .failures)
+        try c.encode(retryAt, forKey: .retryAt)
+        try c.encode(lastError, forKey: .lastError)
+    }
+}
