@@ -93,10 +93,16 @@ public final class RotationScheduler: Service, Sendable {
             // Rotation and pruning run on one instance at a time; every instance refreshes its own due counts.
             let done = try await database.exclusively(.rotationScheduler) { () -> (Int, Int, Int, Int, (Int, Int)) in
                 let (rotated, failed, pruned) = try await self.rotateDueAndPrune(origin: origin)
-                let keys = try await self.rotateOldKeys(origin: origin)
+                // Each phase on its own: a failing one is logged and the others still run.
+                var keys = 0
+                do { keys = try await self.rotateOldKeys(origin: origin) } catch {
+                    self.logger.error("scheduled key rotation failed", metadata: ["error": "\(error)"])
+                }
                 var hooks = (0, 0)
                 if let transport = self.webhookTransport {
-                    hooks = try await self.secrets.rotateDueWebhooks(transport: transport, origin: origin)
+                    do { hooks = try await self.secrets.rotateDueWebhooks(transport: transport, origin: origin) } catch {
+                        self.logger.error("rotation webhooks failed", metadata: ["error": "\(error)"])
+                    }
                 }
                 return (rotated, failed, pruned, keys, hooks)
             }
@@ -131,13 +137,22 @@ public final class RotationScheduler: Service, Sendable {
         let stale = try await database.read { db in
             try await KeyRepository().activeMadeBefore(cutoff, limit: 100, on: db)
         }
+        var rotated = 0
         for workspaceID in stale {
-            let job = try await keyRotation.rotateKey(workspaceID: workspaceID, by: Self.actor, origin: origin)
-            logger.notice(
-                "data key rotated on schedule",
-                metadata: ["workspace_id": "\(workspaceID)", "job_id": "\(job.id)", "days": "\(days)"])
+            // One workspace that cannot be rotated now (its key provider is down) does not hold up the others.
+            do {
+                let job = try await keyRotation.rotateKey(workspaceID: workspaceID, by: Self.actor, origin: origin)
+                rotated += 1
+                logger.notice(
+                    "data key rotated on schedule",
+                    metadata: ["workspace_id": "\(workspaceID)", "job_id": "\(job.id)", "days": "\(days)"])
+            } catch {
+                logger.error(
+                    "scheduled data key rotation failed; retried next tick",
+                    metadata: ["workspace_id": "\(workspaceID)", "error": "\(error)"])
+            }
         }
-        return stale.count
+        return rotated
     }
 
     /// Rotates the generated secrets that are due and prunes audit records past retention: (rotated, failed,

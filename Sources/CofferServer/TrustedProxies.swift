@@ -9,8 +9,8 @@ import Glibc
 ///
 /// Guarantees: a forwarding header is read only when the connection itself comes from a listed network; the client
 /// is the right-most address in the chain that is not a trusted proxy (addresses a client wrote to the left of it
-/// are never believed); a chain with anything but IP addresses is ignored whole. With no list, every forwarding
-/// header is ignored.
+/// are never read); an entry that is not an address stops the walk at the last address read. `X-Forwarded-For` is
+/// read when present, else `Forwarded`. With no list, every forwarding header is ignored.
 public struct TrustedProxies: Sendable {
     struct Network: Sendable {
         let address: [UInt8]
@@ -93,8 +93,15 @@ public struct TrustedProxies: Sendable {
         } else {
             return peer
         }
-        guard !chain.isEmpty, chain.allSatisfy({ Self.parse($0) != nil }) else { return peer }
-        return chain.last { !trusts($0) } ?? chain.first
+        // From the right (the entry our own proxy wrote) leftwards, through trusted proxies only: the first other
+        // address is the client. Entries left of it were written by the client and are never read.
+        var client = peer
+        for entry in chain.reversed() {
+            guard Self.parse(entry) != nil else { return client }
+            client = entry
+            if !trusts(entry) { return entry }
+        }
+        return client
     }
 
     /// Whether a trusted proxy says the client's connection was HTTPS (`X-Forwarded-Proto: https`).

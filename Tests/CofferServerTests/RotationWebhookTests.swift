@@ -31,7 +31,10 @@ struct RotationWebhookTests {
                         global count
                         body = self.rfile.read(int(self.headers["Content-Length"]))
                         fields = dict(p.split("=", 1) for p in self.headers["X-Coffer-Signature"].split(","))
-                        expected = hmac.new(key, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+                        # Each secret's own key: what POST …/rotation-webhook returned as signing_key.
+                        secret = json.loads(body)["secret_id"].encode()
+                        own = hmac.new(key, b"coffer-webhook:" + secret, hashlib.sha256).hexdigest().encode()
+                        expected = hmac.new(own, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
                         ok = hmac.compare_digest(expected, fields["v1"])
                         with open(log, "a") as f:
                             f.write(json.dumps({"path": self.path, "signed": ok, "body": json.loads(body)}) + "\\n")
@@ -85,7 +88,22 @@ struct RotationWebhookTests {
                     .post, "\(base)/\(ids[name]!)/rotation-webhook", token: admin.token,
                     body: api.json(["url": "http://127.0.0.1:\(port)/\(path)"]))
                 #expect(set.status == 200, "\(set.raw)")
+                let own = try Python.run(
+                    script: """
+                        import hashlib, hmac, sys
+                        print(hmac.new(sys.argv[1].encode(), b"coffer-webhook:" + sys.argv[2].encode(), hashlib.sha256).hexdigest())
+                        """, arguments: [Self.key, ids[name]!])
+                #expect(set.text("signing_key") == own, "\(set.raw)")
+                let shown = try await api.call(.get, "\(base)/\(ids[name]!)/rotation-webhook", token: admin.token)
+                #expect(shown["signing_key"] == nil, "shown once: \(shown.raw)")
             }
+            // A generated secret rotates itself: no webhook for it.
+            let generated = try await api.call(
+                .post, base, token: admin.token, body: #"{"name": "GEN", "generate": {"length": 16}}"#)
+            let fight = try await api.call(
+                .post, "\(base)/\(generated.text("id"))/rotation-webhook", token: admin.token,
+                body: api.json(["url": "http://127.0.0.1:\(port)/ok"]))
+            #expect(fight.status == 422, "\(fight.raw)")
             // Not due yet: nothing is called.
             #expect(await coffer.scheduler.tick().webhookRotated == 0)
             api.clock.advance(by: 31 * 86_400)

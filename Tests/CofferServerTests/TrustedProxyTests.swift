@@ -39,6 +39,10 @@ struct TrustedProxyTests {
             #expect(rfc == "2001:db8::1")
             let (garbage, _) = try await recordedAddress(api, headers: [HTTPField.Name("X-Forwarded-For")!: "not-an-ip"])
             #expect(garbage == "127.0.0.1")
+            // Whatever a client writes on the left is never read: the proxy's own entry decides.
+            let (prefixed, _) = try await recordedAddress(
+                api, headers: [HTTPField.Name("X-Forwarded-For")!: "x, 198.51.100.1, 203.0.113.9"])
+            #expect(prefixed == "203.0.113.9")
         }
     }
 

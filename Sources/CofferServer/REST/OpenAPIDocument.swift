@@ -114,10 +114,11 @@ enum OpenAPIDocument {
             ]),
             "SecretVersionList": list("SecretVersion"),
             "RotationWebhookSet": object(["url": string("uri")]),
-            "RotationWebhook": object([
-                "url": string("uri"), "failures": integer, "retry_at": string("date-time", nullable: true),
-                "last_error": string(nullable: true),
-            ]),
+            "RotationWebhook": object(
+                [
+                    "url": string("uri"), "failures": integer, "retry_at": string("date-time", nullable: true),
+                    "last_error": string(nullable: true), "signing_key": string(),
+                ], required: ["url", "failures", "retry_at", "last_error"]),
             "RotationDue": object(["items": array(ref("SecretMetadata")), "days_ahead": integer]),
             "Statistics": object([
                 "total_secrets": integer, "active_secrets": integer, "deleted_secrets": integer,

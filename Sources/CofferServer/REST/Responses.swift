@@ -299,7 +299,9 @@ extension AuditVerification: Encodable {
 }
 
 extension RotationWebhookView: Encodable {
-    enum CodingKeys: String, CodingKey { case url, failures, retryAt = "retry_at", lastError = "last_error" }
+    enum CodingKeys: String, CodingKey {
+        case url, failures, retryAt = "retry_at", lastError = "last_error", signingKey = "signing_key"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -307,5 +309,6 @@ extension RotationWebhookView: Encodable {
         try c.encode(failures, forKey: .failures)
         try c.encode(retryAt, forKey: .retryAt)
         try c.encode(lastError, forKey: .lastError)
+        try c.encodeIfPresent(signingKey, forKey: .signingKey)
     }
 }
