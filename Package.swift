@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "CofferStore", targets: ["CofferStore"]),
         .library(name: "CofferJSON", targets: ["CofferJSON"]),
         .library(name: "CofferServer", targets: ["CofferServer"]),
+        // Encrypted model fields for Swift applications (seed 003), Fernet-compatible with Python's cryptography.
+        .library(name: "CofferFields", targets: ["CofferFields"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -40,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // Pure cryptography, no I/O: envelopes, KDFs, key generation, HS256 tokens.
@@ -53,6 +56,12 @@ let package = Package(
         ),
         // JSON written straight into bytes: the canonical text of stored JSON and the hot API responses.
         .target(name: "CofferJSON", swiftSettings: swiftSettings),
+        // Encrypted<Value> model fields: no server, only Fernet keys (and swift-metrics for failures).
+        .target(
+            name: "CofferFields",
+            dependencies: ["CofferCrypto", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         // Key providers that wrap and unwrap data keys; master-key loading.
         .target(
             name: "CofferKeys",
@@ -157,6 +166,16 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCrypto", "CofferTestSupport"], swiftSettings: testSettings),
+        .testTarget(
+            name: "CofferFieldsTests",
+            dependencies: [
+                "CofferFields", "CofferCrypto", "CofferTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ],
+            swiftSettings: testSettings
+        ),
         .testTarget(
             name: "CofferKeysAWSTests",
             dependencies: [
