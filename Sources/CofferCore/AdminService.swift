@@ -48,19 +48,9 @@ public final class AdminService: Sendable {
         filter: AuditFilter, userID: String? = nil, limit: Int, offset: Int, by principal: Principal,
         origin: RequestOrigin
     ) async throws -> Page<AuditEntryView> {
-        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
-        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
-        if let action = filter.action, AuditAction(rawValue: action) == nil {
-            throw CofferError.validation(
-                "action must be one of " + AuditAction.allCases.map(\.rawValue).joined(separator: ", "))
-        }
+        try filter.validate(limit: limit, offset: offset)
         try await requireAdmin(principal, operation: "audit", origin: origin)
-        let (items, total) = try await database.read { db in
-            try await AuditRepository().list(
-                workspaceID: nil, userID: userID, action: filter.action, success: filter.success, since: filter.since,
-                limit: limit, offset: offset, on: db)
-        }
-        return Page(items: items.map(AuditEntryView.init), total: total, limit: limit, offset: offset)
+        return try await audit.page(workspaceID: nil, userID: userID, filter: filter, limit: limit, offset: offset)
     }
 
     public func rotationStatus(by principal: Principal, origin: RequestOrigin) async throws -> RotationStatusView {

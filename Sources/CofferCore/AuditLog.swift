@@ -40,7 +40,7 @@ public struct AuditEvent: Sendable {
 ///   (group commit), so auditing reads does not cost one fsync per read.
 /// - `append(_:on:)` writes inside the caller's transaction, so a change and its record commit together.
 public final class AuditLog: Sendable {
-    private let database: any CofferDatabase
+    let database: any CofferDatabase
     /// HMAC-SHA256 keyed with the chain key and nothing hashed yet: each MAC starts from a copy instead of deriving
     /// the keyed state again (two hash blocks and an allocation, on the single writer's path of every audited write).
     private let keyedHMAC: HMAC<SHA256>

@@ -87,14 +87,7 @@ public final class KVService: Sendable {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         guard (1...512).contains(path.utf8.count),
             segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
-            path.utf8.allSatisfy({ byte in
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    true
-                default: "_.-@+:/".utf8.contains(byte)
-                }
-            })
+            SecretService.isPlain(path, also: "_.-@+:/")
         else {
             throw CofferError.validation(
                 "path must be 1 to 512 characters of A-Z a-z 0-9 _ . - @ + : in segments separated by single slashes")
@@ -469,14 +462,14 @@ public final class KVService: Sendable {
         let names = try await database.read { db in
             try await self.secrets.secrets.names(workspaceID: workspaceID, prefix: prefix, on: db)
         }
-        var keys: [String] = []
+        // A set, then sorted here: the store's collation need not keep a folder's names together.
+        var keys = Set<String>()
         for name in names {
             let rest = name.dropFirst(prefix.count)
-            let key = rest.firstIndex(of: "/").map { String(rest[...$0]) } ?? String(rest)
-            if keys.last != key { keys.append(key) }
+            keys.insert(rest.firstIndex(of: "/").map { String(rest[...$0]) } ?? String(rest))
         }
         guard !keys.isEmpty else { throw CofferError(.secretNotFound, "Nothing under this path.") }
-        return Array(Set(keys)).sorted()
+        return keys.sorted()
     }
 
     // MARK: Mount configuration

@@ -67,10 +67,12 @@ extension Keyring {
             version: version, sealed: try TransitCiphertext.seal(plaintext, using: prepared, authenticating: aad))
     }
 
-    /// Decrypts a `vault:v<N>:…` text whose version is at least `minimumVersion`; returns the plaintext and N.
+    /// Decrypts a `vault:v<N>:…` text whose version the key's bounds allow (at least `min_decryption_version`,
+    /// not trimmed away); returns the plaintext and N.
     func transitDecrypt(
-        _ ciphertext: String, key: TransitKeyRecord, minimumVersion: Int, aad: [UInt8], on db: any SQLDatabase
+        _ ciphertext: String, key: TransitKeyRecord, aad: [UInt8], on db: any SQLDatabase
     ) async throws -> (plaintext: [UInt8], version: Int) {
+        let minimumVersion = max(key.minDecryptionVersion, key.minAvailableVersion)
         let parsed: (version: Int, sealed: [UInt8])
         do {
             parsed = try TransitCiphertext.parse(ciphertext)

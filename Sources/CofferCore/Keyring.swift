@@ -180,22 +180,29 @@ public final class Keyring: Sendable {
     /// caller's transaction: O(workspaces), no secret is re-encrypted. Returns how many data keys were rewrapped.
     func rewrapAll(from old: any KeyProvider, instanceKey: SymmetricKey, on db: any SQLDatabase) async throws -> Int {
         let all = try await keys.all(on: db)
-        for record in all {
-            let context = Self.dekContext(workspaceID: record.workspaceId, version: record.version)
-            let dek = try await old.unwrap(record.wrappedKey, context: context)
-            try await keys.rewrap(
-                workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(dek, context: context),
-                provider: provider.name, keyID: provider.keyID, on: db)
-        }
-        for var version in try await transitKeys.allVersions(on: db) {
-            let context = Self.transitContext(workspaceID: version.workspaceId, name: version.name, version: version.version)
-            let key = try await old.unwrap(version.wrappedKey, context: context)
-            version.wrappedKey = try await wrap(key, context: context)
-            version.provider = provider.name
-            version.keyId = provider.keyID
-            try await transitKeys.rewrap(version, on: db)
-        }
+        for record in all { try await rewrap(record, from: old, on: db) }
+        for version in try await transitKeys.allVersions(on: db) { try await rewrap(version, from: old, on: db) }
         return all.count
+    }
+
+    /// Rewraps one data key from `source` to this keyring's provider.
+    private func rewrap(_ record: WorkspaceKeyRecord, from source: any KeyProvider, on db: any SQLDatabase) async throws {
+        let context = Self.dekContext(workspaceID: record.workspaceId, version: record.version)
+        let key = try await Self.unwrap(record.wrappedKey, context: context, with: source)
+        try await keys.rewrap(
+            workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(key, context: context),
+            provider: provider.name, keyID: provider.keyID, on: db)
+    }
+
+    /// Rewraps one transit key version from `source` to this keyring's provider.
+    private func rewrap(_ version: TransitKeyVersionRecord, from source: any KeyProvider, on db: any SQLDatabase) async throws {
+        var version = version
+        let context = Self.transitContext(workspaceID: version.workspaceId, name: version.name, version: version.version)
+        let key = try await Self.unwrap(version.wrappedKey, context: context, with: source)
+        version.wrappedKey = try await wrap(key, context: context)
+        version.provider = provider.name
+        version.keyId = provider.keyID
+        try await transitKeys.rewrap(version, on: db)
     }
 
     /// Rewraps up to `limit` stored keys (data keys, then transit keys) that another provider wrapped, under this
@@ -205,23 +212,12 @@ public final class Keyring: Sendable {
         var done = 0
         for record in try await keys.all(on: db) where done < limit {
             guard record.provider != provider.name || record.keyId != provider.keyID else { continue }
-            let context = Self.dekContext(workspaceID: record.workspaceId, version: record.version)
-            let key = try await Self.unwrap(
-                record.wrappedKey, context: context, with: self.provider(named: record.provider, keyID: record.keyId))
-            try await keys.rewrap(
-                workspaceID: record.workspaceId, version: record.version, wrappedKey: try await wrap(key, context: context),
-                provider: provider.name, keyID: provider.keyID, on: db)
+            try await rewrap(record, from: provider(named: record.provider, keyID: record.keyId), on: db)
             done += 1
         }
-        for var version in try await transitKeys.allVersions(on: db) where done < limit {
+        for version in try await transitKeys.allVersions(on: db) where done < limit {
             guard version.provider != provider.name || version.keyId != provider.keyID else { continue }
-            let context = Self.transitContext(workspaceID: version.workspaceId, name: version.name, version: version.version)
-            let key = try await Self.unwrap(
-                version.wrappedKey, context: context, with: self.provider(named: version.provider, keyID: version.keyId))
-            version.wrappedKey = try await wrap(key, context: context)
-            version.provider = provider.name
-            version.keyId = provider.keyID
-            try await transitKeys.rewrap(version, on: db)
+            try await rewrap(version, from: provider(named: version.provider, keyID: version.keyId), on: db)
             done += 1
         }
         return done

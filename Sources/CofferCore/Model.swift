@@ -157,6 +157,12 @@ public struct Page<Item: Sendable>: Sendable {
     public let total: Int
     public let limit: Int
     public let offset: Int
+
+    /// The bounds every paged list takes: `limit` 1…1000, `offset` not negative.
+    static func validate(limit: Int, offset: Int = 0) throws {
+        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+    }
 }
 
 /// Milliseconds since the epoch, the unit the store keeps.

@@ -117,19 +117,9 @@ extension SecretService {
         in workspaceID: String, filter: AuditFilter, limit: Int, offset: Int, by principal: Principal,
         origin: RequestOrigin
     ) async throws -> Page<AuditEntryView> {
-        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
-        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
-        if let action = filter.action, AuditAction(rawValue: action) == nil {
-            throw CofferError.validation(
-                "action must be one of " + AuditAction.allCases.map(\.rawValue).joined(separator: ", "))
-        }
+        try filter.validate(limit: limit, offset: offset)
         _ = try await access.authorize(.administer, in: workspaceID, principal: principal, action: .listed, origin: origin)
-        let (items, total) = try await database.read { db in
-            try await self.auditRecords.list(
-                workspaceID: workspaceID, action: filter.action, success: filter.success, since: filter.since,
-                limit: limit, offset: offset, on: db)
-        }
-        return Page(items: items.map(AuditEntryView.init), total: total, limit: limit, offset: offset)
+        return try await audit.page(workspaceID: workspaceID, filter: filter, limit: limit, offset: offset)
     }
 }
 

@@ -76,15 +76,20 @@ public final class SecretService: Sendable {
     }
 
     static func isValidTag(_ tag: String) -> Bool {
-        (1...64).contains(tag.utf8.count)
-            && tag.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    true
-                default: "_.:/@+-".utf8.contains(byte)
-                }
+        (1...64).contains(tag.utf8.count) && isPlain(tag, also: "_.:/@+-")
+    }
+
+    /// Whether every byte of `text` is an ASCII letter or digit, or one of `extra`: the character rules of tags,
+    /// KV paths and transit key names.
+    static func isPlain(_ text: String, also extra: StaticString) -> Bool {
+        text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default: extra.withUTF8Buffer { $0.contains(byte) }
             }
+        }
     }
 
     static func encodeMetadata(_ metadata: JSONValue) throws -> String {
@@ -164,8 +169,7 @@ public final class SecretService: Sendable {
         in workspaceID: String, filter: SecretFilter = SecretFilter(), limit: Int, offset: Int, by principal: Principal,
         origin: RequestOrigin
     ) async throws -> Page<SecretMetadata> {
-        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
-        guard offset >= 0 else { throw CofferError.validation("offset must not be negative") }
+        try Page<SecretMetadata>.validate(limit: limit, offset: offset)
         var filter = filter
         filter.secretType = try Self.parseType(filter.secretType)?.rawValue
         _ = try await access.authorize(.read, in: workspaceID, principal: principal, action: .listed, origin: origin)
@@ -353,7 +357,7 @@ public final class SecretService: Sendable {
     public func auditTrail(
         of secretID: String, in workspaceID: String, limit: Int, by principal: Principal, origin: RequestOrigin
     ) async throws -> [AuditEntryView] {
-        guard (1...1000).contains(limit) else { throw CofferError.validation("limit must be between 1 and 1000") }
+        try Page<AuditEntryView>.validate(limit: limit)
         _ = try await access.authorize(
             .administer, in: workspaceID, principal: principal, action: .listed, secretID: secretID, origin: origin)
         return try await database.read { db in

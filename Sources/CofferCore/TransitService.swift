@@ -95,16 +95,7 @@ public final class TransitService: Sendable {
     static let keyType = "aes256-gcm96"
 
     static func validateName(_ name: String) throws {
-        guard (1...128).contains(name.utf8.count),
-            name.utf8.allSatisfy({ byte in
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    true
-                default: "_.-".utf8.contains(byte)
-                }
-            })
-        else { throw CofferError.validation("key name must be 1 to 128 of the characters A-Z a-z 0-9 _ . -") }
+        guard (1...128).contains(name.utf8.count), SecretService.isPlain(name, also: "_.-") else { throw CofferError.validation("key name must be 1 to 128 of the characters A-Z a-z 0-9 _ . -") }
     }
 
     private func event(
@@ -142,10 +133,12 @@ public final class TransitService: Sendable {
         }
     }
 
+    /// Creates the key unless it exists; returns the stored record either way.
+    @discardableResult
     private func create(
         _ name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin, on db: any SQLDatabase
-    ) async throws {
-        guard try await keys.find(workspaceID: workspaceID, name: name, on: db) == nil else { return }
+    ) async throws -> TransitKeyRecord {
+        if let existing = try await keys.find(workspaceID: workspaceID, name: name, on: db) { return existing }
         let now = clock()
         let key = TransitKeyRecord(
             workspaceId: workspaceID, name: name, keyType: Self.keyType, latestVersion: 1, minDecryptionVersion: 1,
@@ -154,6 +147,7 @@ public final class TransitService: Sendable {
         try await keys.insert(key, on: db)
         try await keyring.createTransitKeyVersion(key, version: 1, at: now, on: db)
         try await audit.append([event(.created, key: name, in: workspaceID, by: principal, origin: origin, ["version": 1])], on: db)
+        return key
     }
 
     public func key(
@@ -328,10 +322,9 @@ public final class TransitService: Sendable {
         try checkBatch(items)
         var key = try await database.read { db in try await self.keys.find(workspaceID: workspaceID, name: name, on: db) }
         if key == nil, create, role.allows(.administer) {
-            try await database.write { db in
+            key = try await database.write { db in
                 try await self.create(name, in: workspaceID, by: principal, origin: origin, on: db)
             }
-            key = try await database.read { db in try await self.keys.find(workspaceID: workspaceID, name: name, on: db) }
         }
         guard let key else {
             try await audit.appendDurably(
@@ -421,8 +414,7 @@ public final class TransitService: Sendable {
             item, key, db in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             var (plaintext, version) = try await self.keyring.transitDecrypt(
-                item.input, key: key, minimumVersion: max(key.minDecryptionVersion, key.minAvailableVersion), aad: aad,
-                on: db)
+                item.input, key: key, aad: aad, on: db)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             return .success(Base64.encode(plaintext), keyVersion: version)
         }
@@ -437,8 +429,7 @@ public final class TransitService: Sendable {
             item, key, db in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             var (plaintext, _) = try await self.keyring.transitDecrypt(
-                item.input, key: key, minimumVersion: max(key.minDecryptionVersion, key.minAvailableVersion), aad: aad,
-                on: db)
+                item.input, key: key, aad: aad, on: db)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             let version = try Self.encryptionVersion(item, key)
             let text = try await self.keyring.transitEncrypt(
