@@ -28,10 +28,14 @@ struct APIMiddleware: RouterMiddleware {
         context.requestID = Self.requestID(from: request)
         context.userAgent = request.headers[.userAgent]
         context.maxBodyBytes = maxBodyBytes
-        let peer = context.remoteAddress?.ipAddress
-        context.clientIP = trustedProxies.client(
-            peer: peer, forwardedFor: request.headers[.xForwardedFor], forwarded: request.headers[.forwarded])
-        let secure = hsts || trustedProxies.forwardedHTTPS(peer: peer, proto: request.headers[.xForwardedProto])
+        var secure = hsts
+        // Forwarding headers are looked at only when proxies are trusted (most servers: never, on every request).
+        if !trustedProxies.isEmpty {
+            let peer = context.remoteAddress?.ipAddress
+            context.clientIP = trustedProxies.client(
+                peer: peer, forwardedFor: request.headers[.xForwardedFor], forwarded: request.headers[.forwarded])
+            secure = secure || trustedProxies.forwardedHTTPS(peer: peer, proto: request.headers[.xForwardedProto])
+        }
         let start = ContinuousClock.now
         let origin = request.headers[.origin]
         let allowedOrigin = origin.flatMap { corsOrigins.contains($0) ? $0 : nil }

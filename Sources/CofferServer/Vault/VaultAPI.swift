@@ -123,6 +123,13 @@ extension CofferRequestContext {
         VaultJSON.response(VaultEnvelope(requestID: requestID, data: data, mountType: mountType), status: status)
     }
 
+    /// The caller, and the workspace the route's `:mount` names for it.
+    func vaultMount(_ workspaces: WorkspaceService) async throws -> (principal: Principal, workspaceID: String) {
+        let principal = try vaultPrincipal()
+        let workspace = try await workspaces.resolve(mount: try parameters.require("mount"), for: principal, origin: origin)
+        return (principal, workspace.id)
+    }
+
     /// The caller on `/v1`, or Vault's `permission denied`.
     func vaultPrincipal() throws -> Principal {
         guard let principal else { throw VaultError.permissionDenied }

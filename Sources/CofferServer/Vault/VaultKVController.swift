@@ -33,10 +33,8 @@ struct VaultKVController {
     }
 
     func target(_ context: CofferRequestContext) async throws -> Target {
-        let principal = try context.vaultPrincipal()
-        let mount = try context.parameters.require("mount")
-        let workspace = try await coffer.workspaces.resolve(mount: mount, for: principal, origin: context.origin)
-        return Target(principal: principal, workspaceID: workspace.id, path: try context.catchAllPath())
+        let (principal, workspaceID) = try await context.vaultMount(coffer.workspaces)
+        return Target(principal: principal, workspaceID: workspaceID, path: try context.catchAllPath())
     }
 
     // MARK: Shapes

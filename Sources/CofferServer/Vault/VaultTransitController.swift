@@ -31,10 +31,8 @@ struct VaultTransitController {
     }
 
     func target(_ context: CofferRequestContext) async throws -> Target {
-        let principal = try context.vaultPrincipal()
-        let workspace = try await coffer.workspaces.resolve(
-            mount: try context.parameters.require("mount"), for: principal, origin: context.origin)
-        return Target(principal: principal, workspaceID: workspace.id, key: context.parameters.get("name") ?? "")
+        let (principal, workspaceID) = try await context.vaultMount(coffer.workspaces)
+        return Target(principal: principal, workspaceID: workspaceID, key: context.parameters.get("name") ?? "")
     }
 
     // MARK: Keys
