@@ -141,7 +141,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // The web UI, compiled into the binary as byte arrays (no files to ship beside it).
+            resources: [.embedInCode("UI/Assets")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

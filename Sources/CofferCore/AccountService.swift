@@ -37,6 +37,8 @@ public final class AccountService: Sendable {
     }
 
     private let audit: AuditLog
+    /// Derived from the JWT secret for CSRF tokens only, so every instance sharing the secret agrees on them.
+    private let csrfKey: SymmetricKey
 
     init(
         database: any CofferDatabase, audit: AuditLog, jwtKey: SymmetricKey, settings: CofferSettings,
@@ -45,6 +47,8 @@ public final class AccountService: Sendable {
         self.database = database
         self.audit = audit
         self.tokens = CompactJWT(key: jwtKey)
+        self.csrfKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: jwtKey, info: Data("coffer-csrf-v1".utf8), outputByteCount: 32)
         self.settings = settings
         self.clock = clock
         self.hashingPool = hashingPool
@@ -153,7 +157,8 @@ public final class AccountService: Sendable {
         let refresh = "cfr_" + Base64.encode(SecureRandom.bytes(32), urlSafe: true, padded: false)
         try await sessions.insertToken(
             RefreshTokenRecord(tokenHash: Hex.sha256(refresh), sessionId: session, createdAt: now.millis), on: db)
-        return TokenGrant(accessToken: try tokens.sign(claims), expiresIn: Int(lifetime), refreshToken: refresh)
+        return TokenGrant(
+            accessToken: try tokens.sign(claims), expiresIn: Int(lifetime), refreshToken: refresh, sessionID: session)
     }
 
     /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a used one again
@@ -191,6 +196,7 @@ public final class AccountService: Sendable {
 
     /// Ends the caller's session: its refresh tokens stop working and its access tokens are refused.
     public func logout(_ principal: Principal, origin: RequestOrigin = RequestOrigin()) async throws {
+        try principal.requireUser()
         guard let sessionID = principal.sessionID else { return }
         let now = clock().millis
         try await database.write { db in
@@ -199,6 +205,20 @@ public final class AccountService: Sendable {
                 [self.event(.logout, user: principal.userID, origin: origin, ["session_id": .string(sessionID)])], on: db)
         }
         liveSessions.invalidateAll()
+    }
+
+    /// The CSRF token of a login session, for the double-submit check of cookie sessions: an HMAC of the session id
+    /// under a key derived from the JWT secret. It is the same for the session's whole life (refreshes included),
+    /// differs between sessions, and cannot be made without the secret.
+    public func csrfToken(session: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(session.utf8), using: csrfKey)
+        return Base64.encode(Data(mac), urlSafe: true, padded: false)
+    }
+
+    /// The session a refresh token was issued for, used or not; `nil` for a token Coffer never issued.
+    public func session(ofRefreshToken token: String) async throws -> String? {
+        let hash = Hex.sha256(token)
+        return try await database.read { try await self.sessions.findToken(hash: hash, on: $0) }?.sessionId
     }
 
     /// Changes the caller's password (the current one is required) and revokes all of the user's sessions.

@@ -25,7 +25,8 @@ public struct TokenGrant: Sendable {
     public let expiresIn: Int
     /// Opaque, single use: exchange it at `/api/auth/refresh` for a new pair. Stored by the server only as a hash.
     public let refreshToken: String
-
+    /// The login session the pair belongs to (the same across refreshes).
+    public let sessionID: String
 }
 
 public struct WorkspaceView: Sendable {
@@ -68,6 +69,8 @@ public struct SecretMetadata: Sendable {
     public let version: Int
     public let createdAt: Date
     public let updatedAt: Date
+    /// When the secret was deleted (restorable until purged); `nil` for a live secret.
+    public let deletedAt: Date?
 
     init(_ record: SecretRecord) {
         id = record.id
@@ -87,6 +90,7 @@ public struct SecretMetadata: Sendable {
         version = record.currentVersion
         createdAt = Date(millis: record.createdAt)
         updatedAt = Date(millis: record.updatedAt)
+        deletedAt = record.deletedAt.map(Date.init(millis:))
     }
 }
 

@@ -128,7 +128,11 @@ public func buildApplication(
         Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: openAPI))
     }
-    router.addRoutes(AuthController(accounts: coffer.accounts, limiter: limiter).routes, atPath: "/api/auth")
+    let cookies = CookieSessions(
+        secure: configuration.cookieSecure || tls != nil, sessionSeconds: configuration.settings.sessionDays * 86_400)
+    router.addRoutes(
+        AuthController(accounts: coffer.accounts, limiter: limiter, cookies: cookies).routes, atPath: "/api/auth")
+    WebUI().add(to: router)
     router.addRoutes(WorkspacesController(workspaces: coffer.workspaces).routes, atPath: "/api/workspaces")
     router.addRoutes(ServiceTokensController(tokens: coffer.serviceTokens).routes, atPath: "/api/workspaces/:workspace_id/tokens")
     router.addRoutes(

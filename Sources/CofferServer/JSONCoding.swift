@@ -16,7 +16,11 @@ enum JSONCoding {
     /// larger than the body limit → 413.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: CofferRequestContext) async throws -> T {
         var request = request
-        let buffer = try await request.collectBody(upTo: context.maxBodyBytes)
+        return try decode(type, body: try await request.collectBody(upTo: context.maxBodyBytes))
+    }
+
+    /// Decodes a body already read, with the same errors as ``decode(_:from:context:)``.
+    static func decode<T: Decodable>(_ type: T.Type, body buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else {
             throw CofferError(.invalidJSON, "A JSON request body is required.")
         }

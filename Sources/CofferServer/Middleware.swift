@@ -10,9 +10,10 @@ import Logging
 /// bodies, query strings or headers that could carry tokens).
 ///
 /// Every response carries `X-Request-ID`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
-/// `Referrer-Policy: no-referrer`, a `Content-Security-Policy` that allows nothing, `Cache-Control: no-store`
-/// (responses may carry secrets), and, when serving TLS, `Strict-Transport-Security`. CORS is answered only for
-/// origins listed in `CORS_ORIGINS`; a preflight from any other origin gets 403.
+/// `Referrer-Policy: no-referrer`, a `Content-Security-Policy` that allows nothing and `Cache-Control: no-store`
+/// (responses may carry secrets) unless the handler set its own (the web UI), and, when serving TLS,
+/// `Strict-Transport-Security`. CORS is answered only for origins listed in `CORS_ORIGINS`; a preflight from any
+/// other origin gets 403.
 struct APIMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let maxBodyBytes: Int
@@ -79,8 +80,11 @@ struct APIMiddleware: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.xFrameOptions] = "DENY"
         response.headers[.referrerPolicy] = "no-referrer"
-        response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
-        response.headers[.cacheControl] = "no-store"
+        // The web UI's pages and assets set their own policy and caching; everything else allows nothing.
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         if secure { response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains" }
         if let allowedOrigin {
             response.headers[.accessControlAllowOrigin] = allowedOrigin
@@ -120,8 +124,9 @@ struct APIMiddleware: RouterMiddleware {
     }
 }
 
-/// Reads `Authorization: Bearer <token>`; a valid token sets the caller on the context. A present but invalid or
-/// expired token is refused at once (401), even on endpoints that do not require one.
+/// Reads `Authorization: Bearer <token>`, or else the `coffer_session` cookie (``CookieSessions``); a valid token
+/// sets the caller on the context. A present but invalid or expired token is refused at once (401), even on
+/// endpoints that do not require one.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let accounts: AccountService
@@ -133,8 +138,13 @@ struct AuthMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         // `/v1` authenticates in its own middleware (``VaultMiddleware``).
-        guard let header = request.headers[.authorization], !request.uri.path.hasPrefix("/v1/") else {
-            return try await next(request, context)
+        let path = request.uri.path
+        guard !path.hasPrefix("/v1/") else { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            guard let token = request.cookies[CookieSessions.sessionCookie]?.value, !token.isEmpty,
+                CookieSessions.authenticates(path: path)
+            else { return try await next(request, context) }
+            return try await next(request, try await cookieAuthenticated(request, token: token, context: context))
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
@@ -156,6 +166,18 @@ struct AuthMiddleware: RouterMiddleware {
 }
 
 extension AuthMiddleware {
+    /// The caller of a request that sent the session cookie and no `Authorization`; the CSRF rule of
+    /// ``CookieSessions`` is checked here, before any handler runs.
+    private func cookieAuthenticated(_ request: Request, token: String, context: Context) async throws -> Context {
+        let principal = try await accounts.authenticate(bearer: token)
+        if CookieSessions.isUnsafe(request.method) {
+            try CookieSessions.checkCSRF(request, expected: accounts.csrfToken(session: principal.sessionID ?? ""))
+        }
+        var context = context
+        context.principal = principal
+        return context
+    }
+
     /// Compares in time that depends on the lengths only, not on where the texts differ.
     static func equal(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)

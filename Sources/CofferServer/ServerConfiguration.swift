@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits = RateLimiter.Limits()
     /// Reverse proxies whose forwarding headers are believed (`COFFER_TRUSTED_PROXIES`; none by default).
     public var trustedProxies = TrustedProxies()
+    /// Marks the browser session cookies `Secure` although this server speaks plain HTTP, for a TLS proxy in front
+    /// (`COFFER_COOKIE_SECURE`; they are always `Secure` when the server itself serves TLS).
+    public var cookieSecure = false
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
@@ -93,6 +96,7 @@ public struct ServerConfiguration: Sendable {
             settings.authorizationCacheSeconds = TimeInterval(seconds)
         }
         if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
+        if let secure = try Self.boolean(environment, "COFFER_COOKIE_SECURE") { cookieSecure = secure }
         if let key = environment["COFFER_WEBHOOK_SECRET"], !key.isEmpty {
             guard key.utf8.count >= 32 else {
                 throw ConfigurationError("COFFER_WEBHOOK_SECRET must be at least 32 characters (e.g. `coffer keygen`).")

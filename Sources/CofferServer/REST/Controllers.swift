@@ -2,10 +2,11 @@ import CofferCore
 import Foundation
 import Hummingbird
 
-/// `/api/auth`: registration, login, the current user.
+/// `/api/auth`: registration, login, the current user; browser sessions by cookie (``CookieSessions``).
 struct AuthController {
     let accounts: AccountService
     let limiter: RateLimiter
+    let cookies: CookieSessions
 
     var routes: RouteCollection<CofferRequestContext> {
         RouteCollection(context: CofferRequestContext.self)
@@ -17,14 +18,35 @@ struct AuthController {
             .post("password", use: changePassword)
     }
 
-    func refresh(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenGrant> {
-        let input = try await JSONCoding.decode(RefreshRequest.self, from: request, context: context)
-        return JSONResponse(try await accounts.refresh(input, origin: context.origin))
+    /// With a JSON body, exchanges its `refresh_token`. With no body, exchanges the `coffer_refresh` cookie (the
+    /// CSRF header required) and answers with new cookies; a refused cookie refresh also clears them.
+    func refresh(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxBodyBytes)
+        guard body.readableBytes == 0, let token = request.cookies[CookieSessions.refreshCookie]?.value, !token.isEmpty else {
+            let input = try JSONCoding.decode(RefreshRequest.self, body: body)
+            return try JSONResponse(try await accounts.refresh(input, origin: context.origin))
+                .response(from: request, context: context)
+        }
+        do {
+            let session = try await accounts.session(ofRefreshToken: token)
+            try CookieSessions.checkCSRF(request, expected: session.map(accounts.csrfToken(session:)) ?? "")
+            let grant = try await accounts.refresh(RefreshRequest(refreshToken: token), origin: context.origin)
+            return try cookies.response(
+                for: grant, csrf: accounts.csrfToken(session: grant.sessionID), request: request, context: context)
+        } catch let error as CofferError where error.code == .invalidToken {
+            var response = APIError.from(error).error.response()
+            cookies.clear(&response)
+            return response
+        }
     }
 
-    func logout(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
+    /// Ends the caller's session; for a cookie session, also clears the cookies.
+    func logout(_ request: Request, context: CofferRequestContext) async throws -> Response {
         try await accounts.logout(try context.requirePrincipal(), origin: context.origin)
-        return .noContent
+        var response = Response(status: .noContent)
+        if request.headers[.cookie] != nil { cookies.clear(&response) }
+        return response
     }
 
     func changePassword(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
@@ -40,21 +62,35 @@ struct AuthController {
             try await accounts.register(credentials, caller: context.principal, origin: context.origin), status: .created)
     }
 
-    /// Throttled per username and per client after repeated failures (429 with `Retry-After`).
-    func login(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<TokenGrant> {
-        let credentials = try await JSONCoding.decode(Credentials.self, from: request, context: context)
+    /// Throttled per username and per client after repeated failures (429 with `Retry-After`). With
+    /// `"cookie": true` the tokens are set as cookies instead of returned; such a login must be sent as
+    /// `application/json`, which a cross-site form cannot do.
+    func login(_ request: Request, context: CofferRequestContext) async throws -> Response {
+        let input = try await JSONCoding.decode(LoginRequest.self, from: request, context: context)
+        if input.cookie {
+            let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces)
+            guard type?.lowercased() == "application/json" else {
+                throw APIError(
+                    status: .unsupportedMediaType, code: "unsupported_media_type",
+                    message: "A cookie login must be sent with Content-Type: application/json.")
+            }
+        }
+        let credentials = input.credentials
         let username = credentials.username.trimmingCharacters(in: .whitespaces)
         if let wait = limiter.loginDelay(username: username, client: context.clientAddress) {
             throw RateLimiter.tooMany(retryAfter: wait, "Too many failed logins; retry later.")
         }
+        let grant: TokenGrant
         do {
-            let grant = try await accounts.login(credentials, origin: context.origin)
+            grant = try await accounts.login(credentials, origin: context.origin)
             limiter.recordLoginSuccess(username: username)
-            return JSONResponse(grant)
         } catch let error as CofferError where error.code == .invalidCredentials {
             limiter.recordLoginFailure(username: username, client: context.clientAddress)
             throw error
         }
+        guard input.cookie else { return try JSONResponse(grant).response(from: request, context: context) }
+        return try cookies.response(
+            for: grant, csrf: accounts.csrfToken(session: grant.sessionID), request: request, context: context)
     }
 
     func me(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<UserView> {

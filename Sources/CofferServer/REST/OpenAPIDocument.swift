@@ -56,6 +56,11 @@ enum OpenAPIDocument {
                 "access_token": string(), "token_type": string(enum: ["bearer"]), "expires_in": integer,
                 "refresh_token": string(),
             ]),
+            "LoginRequest": object(
+                ["username": username, "password": password, "cookie": boolean], required: ["username", "password"]),
+            // A `"cookie": true` login or a cookie refresh: the tokens are in HttpOnly cookies, not here.
+            "CookieGrant": object(["token_type": string(enum: ["cookie"]), "expires_in": integer]),
+            "LoginGrant": ["oneOf": [ref("TokenGrant"), ref("CookieGrant")]],
             "RefreshRequest": object(["refresh_token": string()]),
             "PasswordChange": object(["current_password": string(), "new_password": password]),
             "WorkspaceCreate": object(["name": label]),
@@ -103,7 +108,7 @@ enum OpenAPIDocument {
                 "rotation_due_at": nullableDate, "tags": array(string()), "metadata": ["type": "object"],
                 "is_active": boolean, "created_by_user_id": string(nullable: true),
                 "updated_by_user_id": string(nullable: true), "version": integer, "created_at": date,
-                "updated_at": date,
+                "updated_at": date, "deleted_at": nullableDate,
             ]),
             "SecretPage": page("SecretMetadata"),
             "SecretValue": object(["id": string(), "name": string(), "value": string(), "version": integer]),
@@ -188,7 +193,7 @@ enum OpenAPIDocument {
             responses[String(ok)] = ["description": "Success, no body."]
         }
         for status in alsoOK { responses[String(status)] = responses[String(ok)] }
-        for status in ["400", "401", "403", "404", "405", "409", "413", "422", "429", "500", "503"] {
+        for status in ["400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "503"] {
             responses[status] = ["$ref": .string("#/components/responses/Error")]
         }
         operation["responses"] = .object(responses)
@@ -220,9 +225,15 @@ enum OpenAPIDocument {
                     "Create an account (the first becomes instance admin).", body: "Credentials", ok: 201, returns: "User",
                     security: optionalAuth)
             ],
-            "/api/auth/login": ["post": op("Log in.", body: "Credentials", returns: "TokenGrant", security: publicOnly)],
+            "/api/auth/login": [
+                "post": op(
+                    "Log in; with `cookie: true`, set the session cookies instead of returning tokens.", body: "LoginRequest",
+                    returns: "LoginGrant", security: publicOnly)
+            ],
             "/api/auth/refresh": [
-                "post": op("Exchange a refresh token for a new pair.", body: "RefreshRequest", returns: "TokenGrant", security: publicOnly)
+                "post": op(
+                    "Exchange a refresh token (the body's, or with no body the coffer_refresh cookie) for a new pair.",
+                    body: "RefreshRequest", bodyRequired: false, returns: "LoginGrant", security: publicOnly)
             ],
             "/api/auth/logout": ["post": op("End the session.", ok: 204)],
             "/api/auth/password": ["post": op("Change the password; ends every session.", body: "PasswordChange", ok: 204)],
@@ -324,10 +335,17 @@ enum OpenAPIDocument {
                 "description": "Self-hosted secrets manager: secrets encrypted at rest, audited access, key rotation.",
             ],
             "servers": [["url": "/"]],
-            "security": [["bearerAuth": []]],
+            "security": [["bearerAuth": []], ["cookieSession": []]],
             "paths": .object(paths),
             "components": [
-                "securitySchemes": ["bearerAuth": ["type": "http", "scheme": "bearer"]],
+                "securitySchemes": [
+                    "bearerAuth": ["type": "http", "scheme": "bearer"],
+                    "cookieSession": [
+                        "type": "apiKey", "in": "cookie", "name": .string(CookieSessions.sessionCookie),
+                        "description":
+                            "Set by a cookie login. Unsafe methods must also send X-CSRF-Token equal to the coffer_csrf cookie.",
+                    ],
+                ],
                 "schemas": .object(schemas),
                 "responses": [
                     "Error": [

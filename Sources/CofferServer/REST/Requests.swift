@@ -144,6 +144,19 @@ extension KeyRotationRequest: Decodable {
     }
 }
 
+/// `POST /api/auth/login`: credentials, and whether to answer with cookies (``CookieSessions``) instead of tokens.
+struct LoginRequest: Decodable, Sendable {
+    let credentials: Credentials
+    let cookie: Bool
+
+    enum CodingKeys: String, CodingKey { case cookie }
+
+    init(from decoder: any Decoder) throws {
+        credentials = try Credentials(from: decoder)
+        cookie = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Bool.self, forKey: .cookie) ?? false
+    }
+}
+
 extension RefreshRequest: Codable {
     enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
 

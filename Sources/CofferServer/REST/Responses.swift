@@ -64,6 +64,7 @@ extension SecretMetadata: Encodable, JSONWritable {
         case rotationPolicy = "rotation_policy", lastRotatedAt = "last_rotated_at", rotationDueAt = "rotation_due_at"
         case tags, metadata, isActive = "is_active", createdByUserID = "created_by_user_id"
         case updatedByUserID = "updated_by_user_id", version, createdAt = "created_at", updatedAt = "updated_at"
+        case deletedAt = "deleted_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -84,12 +85,14 @@ extension SecretMetadata: Encodable, JSONWritable {
         try c.encode(version, forKey: .version)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(deletedAt, forKey: .deletedAt)
     }
 
     public func write(to json: inout JSONWriter) {
         json.object { secret in
             secret.member("created_at") { $0.date(createdAt) }
             secret.member("created_by_user_id") { $0.string(createdByUserID) }
+            secret.member("deleted_at") { $0.date(deletedAt) }
             secret.member("id") { $0.string(id) }
             secret.member("is_active") { $0.bool(isActive) }
             secret.member("last_rotated_at") { $0.date(lastRotatedAt) }
