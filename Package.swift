@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "CofferServer", targets: ["CofferServer"]),
         // Encrypted model fields for Swift applications (seed 003), Fernet-compatible with Python's cryptography.
         .library(name: "CofferFields", targets: ["CofferFields"]),
+        // A typed async client for Coffer's API (login or service token, a read cache, transit); the CLI is built on it.
+        .library(name: "CofferClient", targets: ["CofferClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -60,6 +62,16 @@ let package = Package(
         .target(
             name: "CofferFields",
             dependencies: ["CofferCrypto", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        // The client library: AsyncHTTPClient and Foundation only, no server code.
+        .target(
+            name: "CofferClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Key providers that wrap and unwrap data keys; master-key loading.
@@ -150,8 +162,7 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -207,7 +218,7 @@ let package = Package(
             name: "CofferServerTests",
             dependencies: [
                 "CofferServer", "CofferCore", "CofferCrypto", "CofferKeys", "CofferStore", "CofferJSON", "CofferTestSupport",
-                "CofferKeysVault",
+                "CofferKeysVault", "CofferClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SQLKit", package: "sql-kit"),

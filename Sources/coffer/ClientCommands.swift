@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferClient
 import CofferCore
 import Foundation
 import NIOHTTP1
@@ -52,15 +53,12 @@ struct LoginCommand: AsyncParsableCommand {
             }
             password = String(cString: typed)
         }
-        let client = APIClient(address: address, token: "", credentials: nil)
-        let body = try Credentials(username: username, password: password).jsonBody()
-        let data = try await client.send(.POST, "/api/auth/login", json: body, authenticated: false)
-        guard let grant = try? JSONDecoder().decode(APIClient.Grant.self, from: data) else {
-            throw CLIError(message: "unexpected answer from the server")
-        }
+        let client = CofferClient(
+            configuration: .init(address: address, timeout: .seconds(60), userAgent: "coffer-cli/\(cofferVersion)"))
+        let session = try await client.login(username: username, password: password)
         try StoredCredentials(
-            address: address, username: username, accessToken: grant.accessToken, refreshToken: grant.refreshToken,
-            expiresAt: Date().addingTimeInterval(TimeInterval(grant.expiresIn))
+            address: address, username: username, accessToken: session.accessToken, refreshToken: session.refreshToken,
+            expiresAt: session.expiresAt
         ).save()
         Output.note("logged in to \(address) as \(username)")
     }
@@ -76,7 +74,7 @@ struct LogoutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logout", abstract: "End the session and forget it.")
 
     func run() async throws {
-        if let client = try? APIClient.fromEnvironment() {
+        if let client = try? CofferClient.fromEnvironment() {
             _ = try? await client.send(.POST, "/api/auth/logout")
         }
         StoredCredentials.remove()
@@ -85,6 +83,10 @@ struct LogoutCommand: AsyncParsableCommand {
 }
 
 // MARK: - workspaces
+
+/// What the workspace commands print of a workspace.
+struct WorkspaceItem: Decodable { let id: String; let name: String; let role: String }
+struct WorkspaceList: Decodable { let items: [WorkspaceItem] }
 
 struct WorkspaceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -97,10 +99,10 @@ struct WorkspaceCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let data = try await client.send(.POST, "/api/workspaces", json: try WorkspaceCreate(name: name).jsonBody())
+            let client = try CofferClient.fromEnvironment()
+            let data = try await client.send(.POST, "/api/workspaces", body: try WorkspaceCreate(name: name).jsonBody())
             if options.json { return Output.json(data) }
-            let created = try JSONDecoder().decode(APIClient.WorkspaceItem.self, from: data)
+            let created = try JSONDecoder().decode(WorkspaceItem.self, from: data)
             Output.note("created workspace \(created.name) (\(created.id))")
         }
     }
@@ -110,10 +112,10 @@ struct WorkspaceCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
+            let client = try CofferClient.fromEnvironment()
             let data = try await client.send(.GET, "/api/workspaces")
             if options.json { return Output.json(data) }
-            let list = try JSONDecoder().decode(APIClient.WorkspaceList.self, from: data)
+            let list = try JSONDecoder().decode(WorkspaceList.self, from: data)
             Output.table(["NAME", "ROLE", "ID"], list.items.map { [$0.name, $0.role, $0.id] })
         }
     }
@@ -130,10 +132,10 @@ struct WorkspaceCommand: AsyncParsableCommand {
             @OptionGroup var options: ClientOptions
 
             func run() async throws {
-                let client = try APIClient.fromEnvironment()
-                let ws = try await client.workspaceID(workspace.workspace)
+                let client = try CofferClient.fromEnvironment()
+                let ws = try await client.workspaceID(option: workspace.workspace)
                 let data = try await client.send(
-                    .POST, "/api/workspaces/\(ws)/members", json: try MemberAdd(username: user, role: role).jsonBody())
+                    .POST, "/api/workspaces/\(ws)/members", body: try MemberAdd(username: user, role: role).jsonBody())
                 if options.json { return Output.json(data) }
                 Output.note("\(user) is now \(role)")
             }
@@ -148,8 +150,8 @@ struct WorkspaceCommand: AsyncParsableCommand {
             struct Members: Decodable { let items: [Member] }
 
             func run() async throws {
-                let client = try APIClient.fromEnvironment()
-                let ws = try await client.workspaceID(workspace.workspace)
+                let client = try CofferClient.fromEnvironment()
+                let ws = try await client.workspaceID(option: workspace.workspace)
                 let data = try await client.send(.GET, "/api/workspaces/\(ws)/members")
                 if options.json { return Output.json(data) }
                 let list = try JSONDecoder().decode(Members.self, from: data)

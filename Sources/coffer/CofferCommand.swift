@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferClient
 import CofferCore
 import CofferCrypto
 import CofferKeys
@@ -48,6 +49,9 @@ struct CofferCommand: AsyncParsableCommand {
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
             Glibc.exit(error.status)
+        } catch let error as CofferClientError {
+            FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
+            Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

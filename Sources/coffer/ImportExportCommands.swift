@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferClient
 import CofferCore
 import CofferCrypto
 import Foundation
@@ -164,11 +165,11 @@ struct ImportCommand: AsyncParsableCommand {
             }
             items.append(SecretImportItem(name: name, value: value, secretType: secretType ?? Self.heuristicType(name)))
         }
-        let client = try APIClient.fromEnvironment()
-        let ws = try await client.workspaceID(workspace.workspace)
+        let client = try CofferClient.fromEnvironment()
+        let ws = try await client.workspaceID(option: workspace.workspace)
         let batch = SecretBatch(items: items, overwrite: overwrite, dryRun: dryRun)
         let result = try await client.decode(
-            ImportResult.self, .POST, "/api/secrets/workspaces/\(ws)/secrets/batch", json: try batch.jsonBody())
+            ImportResult.self, .POST, "/api/secrets/workspaces/\(ws)/secrets/batch", body: try batch.jsonBody())
         let actions = Dictionary(
             uniqueKeysWithValues: result.created.map { ($0, "create") } + result.updated.map { ($0, "update") }
                 + result.skipped.map { ($0, "skip") })
@@ -205,27 +206,24 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "dotenv or json.") var format: SecretFileFormat = .dotenv
 
     func run() async throws {
-        let client = try APIClient.fromEnvironment()
-        let ws = try await client.workspaceID(workspace.workspace)
-        struct Values: Decodable {
-            let items: [SecretValue]
-            let inactive: [String]?
-        }
-        let values = try await client.decode(Values.self, .GET, "/api/secrets/workspaces/\(ws)/secrets/values")
-        if let inactive = values.inactive, !inactive.isEmpty {
+        let client = try CofferClient.fromEnvironment()
+        let ws = try await client.workspaceID(option: workspace.workspace)
+        let (found, inactive) = try await client.values(in: ws)
+        let items = found.values.sorted { $0.name < $1.name }
+        if !inactive.isEmpty {
             Output.note("left out \(inactive.count) deactivated secret(s): " + inactive.sorted().joined(separator: ", "))
         }
         switch format {
         case .dotenv:
             // KV entries (`app/db`) have no .env form; the JSON format carries them.
-            let skipped = values.items.filter { !Dotenv.isVariableName($0.name) }.map(\.name)
+            let skipped = items.filter { !Dotenv.isVariableName($0.name) }.map(\.name)
             if !skipped.isEmpty {
                 Output.note("skipped \(skipped.count) secret(s) whose names are not variable names (use --format json): "
                     + skipped.sorted().joined(separator: ", "))
             }
-            Output.print(Dotenv.render(values.items.filter { Dotenv.isVariableName($0.name) }.map { ($0.name, $0.value) }))
+            Output.print(Dotenv.render(items.filter { Dotenv.isVariableName($0.name) }.map { ($0.name, $0.value) }))
         case .json:
-            let object = Dictionary(uniqueKeysWithValues: values.items.map { ($0.name, $0.value) })
+            let object = Dictionary(uniqueKeysWithValues: items.map { ($0.name, $0.value) })
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Output.print(String(decoding: data, as: UTF8.self) + "\n")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferClient
 import CofferCore
 import Foundation
 import NIOHTTP1
@@ -34,19 +35,11 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try APIClient.fromEnvironment()
-        let ws = try await client.workspaceID(workspace.workspace)
+        let client = try CofferClient.fromEnvironment()
+        let ws = try await client.workspaceID(option: workspace.workspace)
         let wanted = only.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) }
-        var path = "/api/secrets/workspaces/\(ws)/secrets/values"
-        if let wanted {
-            path += "?names=" + wanted.sorted().joined(separator: ",")
-        }
-        struct Values: Decodable {
-            let items: [SecretValue]
-            let inactive: [String]?
-        }
-        let values = try await client.decode(Values.self, .GET, path)
-        let inactive = values.inactive ?? []
+        let (found, inactive) = try await client.values(of: wanted?.sorted(), in: ws)
+        let items = found.values.sorted { $0.name < $1.name }
         if let wanted {
             let refused = wanted.intersection(inactive)
             guard refused.isEmpty else {
@@ -54,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
                     message: "\(refused.sorted().joined(separator: ", ")) is deactivated (is_active is false)",
                     code: "secret_inactive")
             }
-            let missing = wanted.subtracting(values.items.map(\.name))
+            let missing = wanted.subtracting(items.map(\.name))
             guard missing.isEmpty else {
                 throw CLIError(message: "no secret \(missing.sorted().joined(separator: ", ")) in this workspace", code: "secret_not_found")
             }
@@ -65,8 +58,8 @@ struct RunCommand: AsyncParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         environment["COFFER_TOKEN"] = nil
         // KV entries (`app/db`) are not variable names: they would make malformed environment entries.
-        let variables = values.items.filter { Dotenv.isVariableName($0.name) }
-        let others = values.items.filter { !Dotenv.isVariableName($0.name) }
+        let variables = items.filter { Dotenv.isVariableName($0.name) }
+        let others = items.filter { !Dotenv.isVariableName($0.name) }
         if !others.isEmpty {
             Output.note("skipped \(others.count) secret(s) whose names are not environment variable names: "
                 + others.map(\.name).sorted().joined(separator: ", "))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CofferClient
 import CofferCore
 import Foundation
 import NIOHTTP1
@@ -37,10 +38,10 @@ struct SecretsCommand: AsyncParsableCommand {
     static func base(_ ws: String) -> String { "/api/secrets/workspaces/\(ws)/secrets" }
 
     /// The client, and the API path of a named secret in the chosen workspace.
-    static func secretPath(_ name: String, _ workspace: WorkspaceOption) async throws -> (APIClient, String) {
-        let client = try APIClient.fromEnvironment()
-        let ws = try await client.workspaceID(workspace.workspace)
-        let id = try await client.secretID(named: name, in: ws)
+    static func secretPath(_ name: String, _ workspace: WorkspaceOption) async throws -> (CofferClient, String) {
+        let client = try CofferClient.fromEnvironment()
+        let ws = try await client.workspaceID(option: workspace.workspace)
+        let id = try await client.secret(named: name, in: ws).id
         return (client, "\(base(ws))/\(id)")
     }
 
@@ -62,20 +63,20 @@ struct SecretsCommand: AsyncParsableCommand {
             guard let value = try SecretsCommand.value(argument: value, file: fromFile, readStdinIfMissing: true) else {
                 throw CLIError(message: "no value: give VALUE, --from-file FILE, or pipe it on standard input", status: 2)
             }
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
+            let client = try CofferClient.fromEnvironment()
+            let ws = try await client.workspaceID(option: workspace.workspace)
             let create = SecretCreate(
                 name: name, value: value, secretType: secretType, usage: usage, rotationPolicy: rotationPolicy,
                 tags: tags.isEmpty ? nil : tags)
             let data: Data
             do {
-                data = try await client.send(.POST, SecretsCommand.base(ws), json: try create.jsonBody())
-            } catch let error as CLIError where error.code == "secret_name_conflict" {
-                let id = try await client.secretID(named: name, in: ws)
+                data = try await client.send(.POST, SecretsCommand.base(ws), body: try create.jsonBody())
+            } catch let error as CofferClientError where error.code == "secret_name_conflict" {
+                let id = try await client.secret(named: name, in: ws).id
                 let patch = SecretPatch(
                     value: value, usage: usage, tags: tags.isEmpty ? nil : tags, secretType: secretType,
                     rotationPolicy: rotationPolicy)
-                data = try await client.send(.PATCH, "\(SecretsCommand.base(ws))/\(id)", json: try patch.jsonBody())
+                data = try await client.send(.PATCH, "\(SecretsCommand.base(ws))/\(id)", body: try patch.jsonBody())
             }
             if options.json { return Output.json(data) }
             let secret = try JSONDecoder().decode(Meta.self, from: data)
@@ -97,7 +98,7 @@ struct SecretsCommand: AsyncParsableCommand {
             let data = try await client.send(
                 .GET, "\(path)/value" + (version.map { "?version=\($0)" } ?? ""))
             if options.json { return Output.json(data) }
-            let value = try JSONDecoder().decode(SecretValue.self, from: data)
+            let value = try JSONDecoder().decode(CofferCore.SecretValue.self, from: data)
             Output.print(value.value + "\n")
         }
     }
@@ -108,12 +109,12 @@ struct SecretsCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let client = try APIClient.fromEnvironment()
-            let ws = try await client.workspaceID(workspace.workspace)
+            let client = try CofferClient.fromEnvironment()
+            let ws = try await client.workspaceID(option: workspace.workspace)
             if options.json {
                 return Output.json(try await client.send(.GET, "\(SecretsCommand.base(ws))?limit=1000"))
             }
-            let secrets = try await client.secrets(in: ws)
+            let secrets = try await client.allSecrets(in: ws)
             Output.table(
                 ["NAME", "TYPE", "VERSION", "ROTATION", "DUE", "UPDATED"],
                 secrets.map {
@@ -148,7 +149,7 @@ struct SecretsCommand: AsyncParsableCommand {
             let newValue = try SecretsCommand.value(argument: value, file: fromFile, readStdinIfMissing: true)
             let (client, path) = try await SecretsCommand.secretPath(name, workspace)
             let data = try await client.send(
-                .POST, "\(path)/rotate", json: try SecretRotate(newValue: newValue).jsonBody())
+                .POST, "\(path)/rotate", body: try SecretRotate(newValue: newValue).jsonBody())
             if options.json { return Output.json(data) }
             let secret = try JSONDecoder().decode(Meta.self, from: data)
             Output.note("rotated \(secret.name) (version \(secret.version))")
@@ -185,7 +186,7 @@ struct SecretsCommand: AsyncParsableCommand {
         func run() async throws {
             let (client, path) = try await SecretsCommand.secretPath(name, workspace)
             let data = try await client.send(
-                .POST, "\(path)/rollback", json: try SecretRollback(version: version).jsonBody())
+                .POST, "\(path)/rollback", body: try SecretRollback(version: version).jsonBody())
             if options.json { return Output.json(data) }
             let secret = try JSONDecoder().decode(Meta.self, from: data)
             Output.note("rolled \(secret.name) back to version \(version) (now version \(secret.version))")
