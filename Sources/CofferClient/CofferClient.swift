@@ -51,14 +51,23 @@ public actor CofferClient {
         }
     }
 
-    /// How requests are authenticated.
-    public enum Authentication: Sendable {
+    /// How requests are authenticated. Its description never shows a token.
+    public enum Authentication: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
         /// No token: only login and public endpoints work.
         case none
         /// A service token (`cst_…`) or an access token, sent as it is and never refreshed.
         case token(String)
         /// A login session, refreshed when it expires.
         case session(CofferSession)
+
+        public var description: String {
+            switch self {
+            case .none: "none"
+            case .token: "token(redacted)"
+            case .session(let session): "session(\(session))"
+            }
+        }
+        public var debugDescription: String { description }
     }
 
     public let configuration: Configuration
@@ -69,13 +78,28 @@ public actor CofferClient {
     private var cache: ValueCache
     /// Workspace names already resolved to ids.
     private var workspaceIDs: [String: String] = [:]
+    /// Secret names already resolved to ids (an id found stale, the secret recreated, is looked up again).
+    private var secretIDs: [ValueCache.Key: String] = [:]
+
+    /// The HTTP client every ``CofferClient`` uses unless given another: like AsyncHTTPClient's shared one (never
+    /// shut down), but a refused connection fails at once instead of being retried until the request's deadline
+    /// (so an outage shows, and the cache can stand in, without waiting), connecting takes at most 5 seconds, and
+    /// redirects are not followed (a token is never sent where the address did not say).
+    public static let defaultHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// - Parameters:
-    ///   - onSessionChange: called with every session this client obtains (login, refresh), before it is used.
-    ///   - httpClient: the AsyncHTTPClient to send with (the shared one by default).
+    ///   - onSessionChange: called with every session this client obtains (login, refresh), once it is in use; if it
+    ///     throws, the call that obtained the session throws that error, and the session stays in use.
+    ///   - httpClient: the AsyncHTTPClient to send with (``defaultHTTPClient`` unless given).
     public init(
         configuration: Configuration = Configuration(), authentication: Authentication = .none,
-        httpClient: HTTPClient = .shared, onSessionChange: (@Sendable (CofferSession) async throws -> Void)? = nil
+        httpClient: HTTPClient = CofferClient.defaultHTTPClient, onSessionChange: (@Sendable (CofferSession) async throws -> Void)? = nil
     ) {
         self.configuration = configuration
         self.authentication = authentication
@@ -98,8 +122,8 @@ public actor CofferClient {
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password])
         let data = try await send(.POST, "/api/auth/login", body: body, authenticated: false)
         let session = try sessionFrom(data)
-        try await onSessionChange?(session)
         authentication = .session(session)
+        try await onSessionChange?(session)
         return session
     }
 
@@ -108,6 +132,7 @@ public actor CofferClient {
         defer {
             authentication = .none
             cache.removeAll()
+            secretIDs.removeAll()
         }
         if session != nil { _ = try await send(.POST, "/api/auth/logout") }
     }
@@ -140,9 +165,10 @@ public actor CofferClient {
                 throw CofferClientError(
                     status: 401, code: error.code, message: "The session has expired; log in again.")
             }
+            // In use before anyone is told: the refresh token just spent is dead on the server.
             let session = try self.sessionFrom(data)
-            try await self.onSessionChange?(session)
             self.adopt(session)
+            try await self.onSessionChange?(session)
         }
         refreshing = task
         defer { refreshing = nil }
@@ -173,7 +199,7 @@ public actor CofferClient {
     }
 
     /// ``send(_:_:body:authenticated:)`` and decodes the answer (ISO 8601 dates).
-    public func decode<T: Decodable>(
+    public func decode<T: Decodable & Sendable>(
         _ type: T.Type, _ method: HTTPMethod, _ path: String, body: Data? = nil
     ) async throws -> T {
         try Self.decode(type, from: try await send(method, path, body: body))
@@ -276,7 +302,9 @@ public actor CofferClient {
     public func workspaces() async throws -> [Workspace] {
         struct List: Decodable { let items: [Workspace] }
         let items = try await decode(List.self, .GET, "/api/workspaces").items
-        for workspace in items { workspaceIDs[workspace.name] = workspace.id }
+        // Only names that pick out one workspace are remembered.
+        let byName = Dictionary(grouping: items, by: \.name)
+        workspaceIDs = byName.compactMapValues { $0.count == 1 ? $0[0].id : nil }
         return items
     }
 
@@ -284,7 +312,7 @@ public actor CofferClient {
     public func createWorkspace(named name: String) async throws -> Workspace {
         let workspace = try await decode(
             Workspace.self, .POST, "/api/workspaces", body: try JSONSerialization.data(withJSONObject: ["name": name]))
-        workspaceIDs[workspace.name] = workspace.id
+        workspaceIDs[workspace.name] = nil
         return workspace
     }
 
@@ -340,21 +368,44 @@ public actor CofferClient {
         try await decode(Secret.self, .GET, try await base(workspace) + "/by-name/" + Self.escape(name))
     }
 
-    /// A secret's current value by its name (audited by the server), from the cache when the policy allows.
-    public func value(of name: String, in workspace: String) async throws -> SecretValue {
+    /// A secret's value by its name (audited by the server): the current version from the cache when the policy
+    /// allows, or a past `version` (never cached).
+    public func value(of name: String, in workspace: String, version: Int? = nil) async throws -> SecretValue {
         let ws = try await workspaceID(workspace)
         let key = ValueCache.Key(workspace: ws, name: name)
         let now = configuration.now()
-        if let fresh = cache.fresh(key, at: now) { return fresh }
+        if version == nil, let fresh = cache.fresh(key, at: now) { return fresh }
+        let generation = cache.generation(key)
         do {
-            let id = try await secret(named: name, in: ws).id
-            let value = try await decode(SecretValue.self, .GET, try await base(ws) + "/\(id)/value")
-            cache.store(value, for: key, at: configuration.now())
+            let query = version.map { "?version=\($0)" } ?? ""
+            let value = try await withSecretID(key) { id in
+                try await self.decode(SecretValue.self, .GET, try await self.base(ws) + "/\(id)/value" + query)
+            }
+            if version == nil { cache.store(value, for: key, at: configuration.now(), ifGeneration: generation) }
             return value
-        } catch let error as CofferClientError where error.isOutage {
-            if let stale = cache.stale(key, at: now) { return stale }
-            throw error
+        } catch let error as CofferClientError {
+            guard error.isOutage, version == nil, let stale = cache.stale(key, at: now) else {
+                // A refusal also ends what the cache may answer for this secret.
+                if !error.isOutage { cache.remove(key) }
+                throw error
+            }
+            return stale
         }
+    }
+
+    /// Runs `body` with the secret's id, looked up by name once; a `secret_not_found` from a remembered id (the
+    /// secret deleted and made again) looks the name up once more.
+    private func withSecretID<T: Sendable>(_ key: ValueCache.Key, _ body: (String) async throws -> T) async throws -> T {
+        if let id = secretIDs[key] {
+            do {
+                return try await body(id)
+            } catch let error as CofferClientError where error.code == "secret_not_found" {
+                secretIDs[key] = nil
+            }
+        }
+        let id = try await secret(named: key.name, in: key.workspace).id
+        secretIDs[key] = id
+        return try await body(id)
     }
 
     /// The values of several secrets (or all, with `names` nil) in one audited request, by name; `inactive` names
@@ -366,13 +417,16 @@ public actor CofferClient {
         var path = try await base(ws) + "/values"
         if let names { path += "?names=" + names.map(Self.escape).joined(separator: ",") }
         let now = configuration.now()
+        let generations = cache.generations()
         do {
             let list = try await decode(List.self, .GET, path)
             var values: [String: SecretValue] = [:]
             for value in list.items {
                 values[value.name] = value
-                cache.store(value, for: .init(workspace: ws, name: value.name), at: now)
+                let key = ValueCache.Key(workspace: ws, name: value.name)
+                cache.store(value, for: key, at: now, ifGeneration: generations[key] ?? 0)
             }
+            for name in list.inactive ?? [] { cache.remove(.init(workspace: ws, name: name)) }
             return (values, list.inactive ?? [])
         } catch let error as CofferClientError where error.isOutage {
             guard let names else { throw error }
@@ -401,10 +455,10 @@ public actor CofferClient {
             return try await decode(
                 Secret.self, .POST, try await base(ws), body: try JSONSerialization.data(withJSONObject: create))
         } catch let error as CofferClientError where error.code == "secret_name_conflict" {
-            let id = try await secret(named: name, in: ws).id
-            return try await decode(
-                Secret.self, .PATCH, try await base(ws) + "/\(id)",
-                body: try JSONSerialization.data(withJSONObject: ["value": value]))
+            let body = try JSONSerialization.data(withJSONObject: ["value": value])
+            return try await withSecretID(.init(workspace: ws, name: name)) { id in
+                try await self.decode(Secret.self, .PATCH, try await self.base(ws) + "/\(id)", body: body)
+            }
         }
     }
 
@@ -413,18 +467,20 @@ public actor CofferClient {
     public func rotate(named name: String, in workspace: String, newValue: String? = nil) async throws -> Secret {
         let ws = try await workspaceID(workspace)
         cache.remove(.init(workspace: ws, name: name))
-        let id = try await secret(named: name, in: ws).id
-        let body: [String: Any] = newValue.map { ["new_value": $0] } ?? [:]
-        return try await decode(
-            Secret.self, .POST, try await base(ws) + "/\(id)/rotate", body: try JSONSerialization.data(withJSONObject: body))
+        let body = try JSONSerialization.data(withJSONObject: newValue.map { ["new_value": $0] } ?? [:])
+        return try await withSecretID(.init(workspace: ws, name: name)) { id in
+            try await self.decode(Secret.self, .POST, try await self.base(ws) + "/\(id)/rotate", body: body)
+        }
     }
 
     /// Deletes a secret (restorable), or with `purge` destroys it and its versions.
     public func deleteSecret(named name: String, in workspace: String, purge: Bool = false) async throws {
         let ws = try await workspaceID(workspace)
-        cache.remove(.init(workspace: ws, name: name))
-        let id = try await secret(named: name, in: ws).id
-        _ = try await send(.DELETE, try await base(ws) + "/\(id)" + (purge ? "?purge=true" : ""))
+        let key = ValueCache.Key(workspace: ws, name: name)
+        cache.remove(key)
+        let query = purge ? "?purge=true" : ""
+        _ = try await withSecretID(key) { id in try await self.send(.DELETE, try await self.base(ws) + "/\(id)" + query) }
+        secretIDs[key] = nil
     }
 
     /// Drops every cached value.
@@ -458,9 +514,9 @@ public actor CofferClient {
 }
 
 /// The Vault envelope around a transit answer.
-private struct TransitReply<Payload: Decodable>: Decodable { let data: Payload }
-private struct Ciphertext: Decodable { let ciphertext: String }
-private struct Plaintext: Decodable { let plaintext: String }
+private struct TransitReply<Payload: Decodable & Sendable>: Decodable, Sendable { let data: Payload }
+private struct Ciphertext: Decodable, Sendable { let ciphertext: String }
+private struct Plaintext: Decodable, Sendable { let plaintext: String }
 
 extension Duration {
     var nanoseconds: Int64 {

@@ -23,8 +23,9 @@ public struct CofferClientError: Error, Sendable, Equatable, CustomStringConvert
     public var isOutage: Bool { status == 0 && code == "unreachable" || status >= 500 || status == 429 }
 }
 
-/// A login session: a short-lived access token and the single-use refresh token that renews it.
-public struct CofferSession: Codable, Sendable, Equatable {
+/// A login session: a short-lived access token and the single-use refresh token that renews it. Its description
+/// shows only the expiry.
+public struct CofferSession: Codable, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public var accessToken: String
     public var refreshToken: String
     public var expiresAt: Date
@@ -38,6 +39,9 @@ public struct CofferSession: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case accessToken = "access_token", refreshToken = "refresh_token", expiresAt = "expires_at"
     }
+
+    public var description: String { "CofferSession(expires \(expiresAt), tokens redacted)" }
+    public var debugDescription: String { description }
 }
 
 /// A workspace the caller belongs to, with the caller's role in it.

@@ -30,6 +30,8 @@ struct ValueCache {
 
     let policy: ValueCachePolicy?
     private var entries: [Key: Entry] = [:]
+    /// Bumped by every removal, so a read that began before a write cannot store the value the write replaced.
+    private var removals: [Key: Int] = [:]
 
     init(policy: ValueCachePolicy?) { self.policy = policy }
 
@@ -51,15 +53,28 @@ struct ValueCache {
         return now.timeIntervalSince(entry.fetchedAt) < limit ? entry.value : nil
     }
 
-    mutating func store(_ value: SecretValue, for key: Key, at now: Date) {
-        guard let policy else { return }
+    /// The key's removal count, taken before a read that may ``store(_:for:at:ifGeneration:)``.
+    func generation(_ key: Key) -> Int { removals[key] ?? 0 }
+
+    /// Every key's removal count (keys never removed count 0).
+    func generations() -> [Key: Int] { removals }
+
+    /// Keeps a value read from the server, unless the key was removed since `generation` was taken.
+    mutating func store(_ value: SecretValue, for key: Key, at now: Date, ifGeneration generation: Int) {
+        guard let policy, (removals[key] ?? 0) == generation else { return }
         entries[key] = Entry(value: value, fetchedAt: now)
         if entries.count > policy.maxEntries, let oldest = entries.min(by: { $0.value.fetchedAt < $1.value.fetchedAt }) {
             entries[oldest.key] = nil
         }
     }
 
-    mutating func remove(_ key: Key) { entries[key] = nil }
+    mutating func remove(_ key: Key) {
+        entries[key] = nil
+        removals[key, default: 0] += 1
+    }
 
-    mutating func removeAll() { entries.removeAll() }
+    mutating func removeAll() {
+        for key in entries.keys { removals[key, default: 0] += 1 }
+        entries.removeAll()
+    }
 }
