@@ -3,6 +3,7 @@ import CofferKeys
 import CofferStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 import Logging
@@ -104,7 +105,7 @@ public func buildApplication(
     let metrics = CofferMetrics(coffer: coffer)
     router.add(
         middleware: APIMiddleware(
-            maxBodyBytes: configuration.maxBodyBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil,
+            maxBodyBytes: configuration.maxBodyBytes, maxImportBytes: configuration.maxImportBytes, corsOrigins: Set(configuration.corsOrigins), hsts: tls != nil,
             metrics: metrics, trustedProxies: configuration.trustedProxies))
     let limiter = RateLimiter(limits: configuration.rateLimits, now: coffer.now)
     router.add(middleware: RateLimitMiddleware(limiter: limiter))
@@ -147,6 +148,7 @@ public func buildApplication(
     VaultSysController(coffer: coffer).add(to: vault)
     VaultKVController(coffer: coffer).add(to: vault)
     VaultTransitController(coffer: coffer).add(to: vault)
+    let http1 = HTTPServerBuilder.cofferHTTP1(deadlines: configuration.deadlines)
     // Services stop in reverse order: the database closes last.
     var services: [any Service] = [CofferShutdown(coffer: coffer), coffer.keyRotation, coffer.scheduler]
     if let path = configuration.auditFile {
@@ -154,8 +156,11 @@ public func buildApplication(
     }
     return Application(
         router: router,
-        server: try tls.map { try .tls(.http1AcceptingList(), tlsConfiguration: $0) } ?? .http1AcceptingList(),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer"),
+        server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "Coffer",
+            availableConnectionsDelegate: MaximumAvailableConnections(
+                min(configuration.maxConnections, DescriptorLimit.connectionBudget()), logger: logger)),
         services: services,
         logger: logger)
 }

@@ -17,6 +17,7 @@ import Logging
 struct APIMiddleware: RouterMiddleware {
     typealias Context = CofferRequestContext
     let maxBodyBytes: Int
+    var maxImportBytes = 32 << 20
     var corsOrigins: Set<String> = []
     var hsts = false
     var metrics: CofferMetrics?
@@ -28,7 +29,9 @@ struct APIMiddleware: RouterMiddleware {
         var context = context
         context.requestID = Self.requestID(from: request)
         context.userAgent = request.headers[.userAgent]
-        context.maxBodyBytes = maxBodyBytes
+        // Import batches have their own limit; a declared length beyond the limit is refused before any byte of
+        // the body is read.
+        context.maxBodyBytes = request.uri.path.hasSuffix("/secrets/batch") ? maxImportBytes : maxBodyBytes
         var secure = hsts
         // Forwarding headers are looked at only when proxies are trusted (most servers: never, on every request).
         if !trustedProxies.isEmpty {
@@ -43,7 +46,11 @@ struct APIMiddleware: RouterMiddleware {
         var response: Response
         let isVault = request.uri.path.hasPrefix("/v1/")
         do {
-            if ![.get, .head, .post, .patch, .delete, .options].contains(request.method),
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > context.maxBodyBytes {
+                throw APIError(
+                    status: .contentTooLarge, code: "payload_too_large",
+                    message: "The request body is larger than \(context.maxBodyBytes) bytes.")
+            } else if ![.get, .head, .post, .patch, .delete, .options].contains(request.method),
                 !(isVault && request.method == .put)
             {
                 throw APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "Method not allowed.")

@@ -1,5 +1,6 @@
 import CofferCore
 import Foundation
+import NIOCore
 
 /// Everything `coffer server` needs to start, from flags and environment variables.
 ///
@@ -13,6 +14,15 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory = "./data"
     /// Largest request body in bytes (`COFFER_MAX_BODY_BYTES`; default 1 MiB).
     public var maxBodyBytes = 1 << 20
+    /// Largest body of an import batch, `POST …/secrets/batch` (`COFFER_MAX_IMPORT_BYTES`; default 32 MiB).
+    public var maxImportBytes = 32 << 20
+    /// Most connections open at once (`COFFER_MAX_CONNECTIONS`; default 4,096, and never more than the descriptor
+    /// limit allows); beyond it new connections wait in the kernel's queue.
+    public var maxConnections = 4096
+    /// How long a client may take to send a request head, its body, stay idle between requests, and leave
+    /// response bytes unread (`COFFER_HEADER_TIMEOUT_SECONDS` 10, `COFFER_BODY_TIMEOUT_SECONDS` 30,
+    /// `COFFER_IDLE_TIMEOUT_SECONDS` 60, `COFFER_WRITE_TIMEOUT_SECONDS` 30).
+    var deadlines = ConnectionDeadlines()
     /// Domain settings (token lifetime, sign-up, value size, default rotation policy).
     public var settings = CofferSettings()
     /// PEM certificate chain and private key to serve HTTPS (`--tls-cert`/`--tls-key`, `COFFER_TLS_CERT`/`COFFER_TLS_KEY`).
@@ -48,6 +58,22 @@ public struct ServerConfiguration: Sendable {
         if let dir = environment["COFFER_DATA_DIR"], !dir.isEmpty { self.dataDirectory = dir }
         if let bytes = try Self.integer(environment, "COFFER_MAX_BODY_BYTES", in: 1024...(64 << 20)) {
             self.maxBodyBytes = bytes
+        }
+        if let bytes = try Self.integer(environment, "COFFER_MAX_IMPORT_BYTES", in: 1024...(1 << 30)) {
+            self.maxImportBytes = bytes
+        }
+        if let count = try Self.integer(environment, "COFFER_MAX_CONNECTIONS", in: 16...1_000_000) { maxConnections = count }
+        if let seconds = try Self.integer(environment, "COFFER_HEADER_TIMEOUT_SECONDS", in: 1...3600) {
+            deadlines.header = .seconds(Int64(seconds))
+        }
+        if let seconds = try Self.integer(environment, "COFFER_BODY_TIMEOUT_SECONDS", in: 1...3600) {
+            deadlines.body = .seconds(Int64(seconds))
+        }
+        if let seconds = try Self.integer(environment, "COFFER_IDLE_TIMEOUT_SECONDS", in: 1...3600) {
+            deadlines.idle = .seconds(Int64(seconds))
+        }
+        if let seconds = try Self.integer(environment, "COFFER_WRITE_TIMEOUT_SECONDS", in: 1...3600) {
+            deadlines.write = .seconds(Int64(seconds))
         }
         let minutes = try Self.integer(environment, "JWT_EXPIRE_MINUTES", in: 1...1440)
         let seconds = try Self.integer(environment, "JWT_ACCESS_TOKEN_EXPIRES", in: 60...86_400)
@@ -114,6 +140,7 @@ public struct ServerConfiguration: Sendable {
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_AUTH_PER_MINUTE", in: 0...1_000_000) { rateLimits.credentialsPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_LOGIN_MAX_FAILURES", in: 0...1000) { rateLimits.loginFailuresPerUser = n }
         maxBodyBytes = max(maxBodyBytes, settings.maxSecretBytes * 2 + 16_384)
+        maxImportBytes = max(maxImportBytes, maxBodyBytes)
     }
 
     static func integer(

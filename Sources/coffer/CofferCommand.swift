@@ -130,6 +130,8 @@ struct ServerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let logger = makeLogger(environment)
         umask(0o077)
+        let descriptors = DescriptorLimit.raise()
+        logger.debug("open-file limit", metadata: ["soft": "\(descriptors)"])
         do {
             var configuration = try ServerConfiguration(environment: environment)
             if let host { configuration.host = host }

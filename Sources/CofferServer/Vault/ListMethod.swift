@@ -94,31 +94,3 @@ final class RequestBoundary: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 }
-
-/// HTTP/1 with ``ListMethodRewriter`` in front of the request parser.
-struct ListMethodHTTP1Channel: ServerChildChannel {
-    let base: HTTP1Channel
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
-        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let parser = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let rewriter = ListMethodRewriter()
-            try channel.pipeline.syncOperations.addHandler(rewriter, position: .before(parser))
-            try channel.pipeline.syncOperations.addHandler(RequestBoundary(state: rewriter.state), position: .after(parser))
-            return value
-        }
-    }
-
-    func handle(value: HTTP1Channel.Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
-    }
-}
-
-extension HTTPServerBuilder {
-    /// `.http1()`, accepting Vault clients' `LIST` verb.
-    static func http1AcceptingList(configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
-        .init { responder in
-            ListMethodHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration))
-        }
-    }
-}
