@@ -106,6 +106,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The one call into the kernel that Swift cannot make itself (prctl is variadic).
+        .target(name: "CCofferProcess"),
         // The one call into SQLite that Swift cannot make itself (a variadic C function).
         .target(name: "CCofferSQLite", dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]),
         // Persistence over SQLKit; the only module that speaks SQL.
@@ -141,7 +143,7 @@ let package = Package(
         .target(
             name: "CofferServer",
             dependencies: [
-                "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON", "CofferKeysAWS", "CofferKeysVault",
+                "CCofferProcess", "CofferCore", "CofferKeys", "CofferCrypto", "CofferStore", "CofferJSON", "CofferKeysAWS", "CofferKeysVault",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

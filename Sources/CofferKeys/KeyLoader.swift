@@ -35,7 +35,9 @@ public enum KeySource: Sendable, Equatable, CustomStringConvertible {
 
 /// Loads the master key and the JWT signing secret (seeds 000, 001, 003).
 ///
-/// Order: an environment variable (`COFFER_MASTER_KEY`, or one of the seeds' names in ``masterKeyVariables``);
+/// Order: an environment variable (`COFFER_MASTER_KEY`, or one of the seeds' names in ``masterKeyVariables``), or
+/// the file its `_FILE` twin names (`COFFER_MASTER_KEY_FILE=/run/secrets/coffer_master_key`, the container-secrets
+/// convention, which keeps the key out of `/proc/PID/environ`);
 /// otherwise `<data>/master.key`; otherwise, outside production, a new random key written to that file with
 /// mode 0400. In production (`ENVIRONMENT=production`) a key must be configured explicitly. Every refusal says
 /// what to set; no message contains key material.
@@ -69,12 +71,26 @@ public struct KeyLoader: Sendable {
         }
     }
 
+    /// The text of setting `name`: the variable itself, or the file `<name>_FILE` names (its trailing newline
+    /// dropped). Both set, or a file that cannot be read, is an error naming them; `nil` when neither is set.
+    func setting(_ name: String) throws(KeyError) -> (text: String, source: KeySource)? {
+        let direct = environment[name].flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        guard let path = environment[name + "_FILE"], !path.isEmpty else { return direct.map { ($0, .environment(name)) } }
+        guard direct == nil else { throw KeyError(.invalidKey, "\(name) and \(name)_FILE are both set: set only one.") }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw KeyError(.missingKey, "\(name)_FILE names \(path), which cannot be read.")
+        }
+        let trimmed = text.trimmingCharacters(in: .newlines)
+        guard !trimmed.isEmpty else { throw KeyError(.invalidKey, "\(name)_FILE names \(path), which is empty.") }
+        return (trimmed, .file(path))
+    }
+
     /// The master key and where it came from. With `generate: false` (offline tools), a missing key is an error
     /// instead of a new file.
     public func masterKey(generate: Bool = true) throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
-        var found: (name: String, key: SymmetricKey)?
+        var found: (name: String, key: SymmetricKey, source: KeySource)?
         for name in Self.masterKeyVariables {
-            guard let text = environment[name], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
+            guard let (text, source) = try setting(name) else { continue }
             let key: SymmetricKey
             do {
                 key = try KeyMaterial.parseKey(text)
@@ -87,9 +103,9 @@ public struct KeyLoader: Sendable {
             if let found, found.key != key {
                 throw KeyError(.invalidKey, "\(found.name) and \(name) are both set and differ: set only one.")
             }
-            if found == nil { found = (name, key) }
+            if found == nil { found = (name, key, source) }
         }
-        if let found { return (found.key, .environment(found.name)) }
+        if let found { return (found.key, found.source) }
         let path = dataDirectory.appendingPathComponent(Self.masterKeyFile).path
         if let text = try readKeyFile(path) {
             do {
@@ -117,9 +133,7 @@ public struct KeyLoader: Sendable {
 
     /// The previous master key (`COFFER_PREVIOUS_MASTER_KEY`) for an n-1 → n rotation at start-up, if set.
     public func previousMasterKey() throws(KeyError) -> SymmetricKey? {
-        guard let text = environment["COFFER_PREVIOUS_MASTER_KEY"],
-            !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-        else { return nil }
+        guard let (text, _) = try setting("COFFER_PREVIOUS_MASTER_KEY") else { return nil }
         do {
             return try KeyMaterial.parseKey(text)
         } catch {
@@ -130,11 +144,11 @@ public struct KeyLoader: Sendable {
     /// The HMAC key for access tokens: `JWT_SECRET_KEY` (at least 32 characters), else `<data>/jwt.secret`,
     /// else (outside production) 32 random bytes written there as hex with mode 0400.
     public func jwtSecret() throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
-        if let text = environment[Self.jwtSecretVariable], !text.isEmpty {
+        if let (text, source) = try setting(Self.jwtSecretVariable) {
             guard text.utf8.count >= 32 else {
                 throw KeyError(.invalidKey, "JWT_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`).")
             }
-            return (SymmetricKey(data: Array(text.utf8)), .environment(Self.jwtSecretVariable))
+            return (SymmetricKey(data: Array(text.utf8)), source)
         }
         let path = dataDirectory.appendingPathComponent(Self.jwtSecretFile).path
         if let text = try readKeyFile(path) {

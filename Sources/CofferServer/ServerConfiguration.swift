@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     /// Marks the browser session cookies `Secure` although this server speaks plain HTTP, for a TLS proxy in front
     /// (`COFFER_COOKIE_SECURE`; they are always `Secure` when the server itself serves TLS).
     public var cookieSecure = false
+    /// Lock the process's memory so keys and plaintexts are never swapped out (`COFFER_MLOCK`, default false).
+    public var lockMemory = false
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
     /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
@@ -123,6 +125,7 @@ public struct ServerConfiguration: Sendable {
         }
         if let open = try Self.boolean(environment, "COFFER_METRICS_PUBLIC") { metricsPublic = open }
         if let secure = try Self.boolean(environment, "COFFER_COOKIE_SECURE") { cookieSecure = secure }
+        if let lock = try Self.boolean(environment, "COFFER_MLOCK") { lockMemory = lock }
         if let key = environment["COFFER_WEBHOOK_SECRET"], !key.isEmpty {
             guard key.utf8.count >= 32 else {
                 throw ConfigurationError("COFFER_WEBHOOK_SECRET must be at least 32 characters (e.g. `coffer keygen`).")

@@ -134,6 +134,8 @@ struct ServerCommand: AsyncParsableCommand {
         logger.debug("open-file limit", metadata: ["soft": "\(descriptors)"])
         do {
             var configuration = try ServerConfiguration(environment: environment)
+            // Before any key is loaded.
+            try ProcessHardening.apply(lockMemory: configuration.lockMemory, logger: logger)
             if let host { configuration.host = host }
             if let port {
                 guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535.") }
