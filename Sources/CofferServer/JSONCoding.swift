@@ -19,15 +19,26 @@ enum JSONCoding {
         return try decode(type, body: try await request.collectBody(upTo: context.maxBodyBytes))
     }
 
-    /// Decodes a body already read, with the same errors as ``decode(_:from:context:)``.
+    /// Decodes a body already read, with the same errors as ``decode(_:from:context:)``; a key repeated in one
+    /// object is refused (400 `invalid_json`) rather than one of its values silently kept.
     static func decode<T: Decodable>(_ type: T.Type, body buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else {
             throw CofferError(.invalidJSON, "A JSON request body is required.")
         }
+        let data = Data(buffer.readableBytesView)
+        if let key = DuplicateKeys.first(in: buffer.readableBytesView) {
+            throw CofferError(.invalidJSON, "The key `\(key.prefix(64))` appears twice in one JSON object.")
+        }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw describe(error)
+            let described = describe(error)
+            // Valid JSON that does not fit (a number out of range, a fraction where an integer belongs) is the
+            // request's content, not its syntax.
+            if described.code == .invalidJSON, (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+                throw CofferError(.validationFailed, "a value is out of range or not of the expected kind (an integer where a whole number is expected)")
+            }
+            throw described
         }
     }
 
@@ -61,5 +72,56 @@ enum JSONCoding {
         case is [String].Type, is [Any].Type: "an array"
         default: "of another type"
         }
+    }
+}
+
+/// Finds a key that appears twice in one JSON object. Keys are compared after unescaping. Safe on any bytes:
+/// malformed JSON is left to the decoder.
+enum DuplicateKeys {
+    private struct Container {
+        let isObject: Bool
+        var keys: Set<String> = []
+        var expectingKey: Bool
+    }
+
+    static func first(in bytes: some Collection<UInt8>) -> String? {
+        let bytes = Array(bytes)
+        var stack: [Container] = []
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                let start = index
+                index += 1
+                var escaped = false
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    if bytes[index] == UInt8(ascii: "\\") {
+                        escaped = true
+                        index += 1
+                    }
+                    index += 1
+                }
+                guard index < bytes.count else { return nil }
+                if let last = stack.indices.last, stack[last].isObject, stack[last].expectingKey {
+                    let token = bytes[start...index]
+                    let key =
+                        escaped
+                        ? (try? JSONSerialization.jsonObject(with: Data(token), options: [.fragmentsAllowed])) as? String
+                        : String(decoding: token.dropFirst().dropLast(), as: UTF8.self)
+                    guard let key else { return nil }
+                    if !stack[last].keys.insert(key).inserted { return key }
+                    stack[last].expectingKey = false
+                }
+            case UInt8(ascii: "{"): stack.append(Container(isObject: true, expectingKey: true))
+            case UInt8(ascii: "["): stack.append(Container(isObject: false, expectingKey: false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if let last = stack.indices.last, stack[last].isObject { stack[last].expectingKey = true }
+            default: break
+            }
+            index += 1
+        }
+        return nil
     }
 }

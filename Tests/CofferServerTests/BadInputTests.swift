@@ -130,4 +130,61 @@ struct BadInputTests {
             #expect(try await api.call(.get, "\(base)/\(a)/value", token: owner.token).text("value") == "alpha-value")
         }
     }
+
+    @Test("a key repeated in one JSON object is refused 400, at any depth; valid numbers that do not fit are 422")
+    func duplicateKeysAndNumbers() async throws {
+        try await withLiveServer { api, _ in
+            let owner = try await api.user("owner")
+            let ws = try await api.workspace("team", token: owner.token)
+            let base = "/api/secrets/workspaces/\(ws)/secrets"
+            for body in [
+                #"{"name": "FIRST", "value": "one", "name": "SECOND"}"#,
+                #"{"name": "NESTED", "value": "v", "metadata": {"owner": "a", "owner": "b"}}"#,
+                #"{"name": "ESCAPED", "value": "v", "n\u0061me": "x", "name": "y"}"#,
+                #"{"name": "LISTED", "value": "v", "metadata": {"list": [{"k": 1, "k": 2}]}}"#,
+            ] {
+                let reply = try await api.call(.post, base, token: owner.token, body: body)
+                #expect(reply.status == 400 && reply.errorCode == "invalid_json", "\(body): \(reply.raw)")
+            }
+            // The same key in different objects is fine.
+            let fine = try await api.call(
+                .post, base, token: owner.token,
+                body: #"{"name": "FINE", "value": "v", "metadata": {"name": {"name": "x"}, "other": {"name": "y"}}}"#)
+            #expect(fine.status == 201, "\(fine.raw)")
+            let list = try await api.call(.get, base, token: owner.token)
+            #expect(list.items.map { $0["name"] as? String } == ["FINE"], "nothing else was created: \(list.raw)")
+
+            for days in ["1.5", "1e30", "-0.5"] {
+                let reply = try await api.call(
+                    .post, "/api/workspaces/\(ws)/tokens", token: owner.token,
+                    body: #"{"name": "ci", "role": "reader", "expires_in_days": \#(days)}"#)
+                #expect(reply.status == 422 && reply.errorCode == "validation_failed", "\(days): \(reply.raw)")
+            }
+            let rollback = try await api.call(
+                .post, "\(base)/\(fine.text("id"))/rollback", token: owner.token, body: #"{"version": 1.25}"#)
+            #expect(rollback.status == 422 && rollback.errorCode == "validation_failed", "\(rollback.raw)")
+        }
+    }
+
+    @Test("password changes are throttled like logins: after 5 wrong current passwords even the right one waits")
+    func passwordChangeLockout() async throws {
+        try await withLiveServer(environment: ["COFFER_RATE_LIMIT_AUTH_PER_MINUTE": "0"]) { api, _ in
+            let alice = try await api.user("alice")
+            for _ in 0..<5 {
+                let wrong = try await api.call(
+                    .post, "/api/auth/password", token: alice.token,
+                    body: api.json(["current_password": "not the password at all", "new_password": "another long password"]))
+                #expect(wrong.status == 401 && wrong.errorCode == "invalid_credentials", "\(wrong.raw)")
+            }
+            let right = try await api.call(
+                .post, "/api/auth/password", token: alice.token,
+                body: api.json(["current_password": LiveServer.password, "new_password": "another long password"]))
+            #expect(right.status == 429 && right.headers[.retryAfter] != nil, "\(right.raw)")
+            // Nothing changed: the old password still logs in (logins share the per-account count, so wait it out).
+            api.clock.advance(by: 16 * 60)
+            let login = try await api.call(
+                .post, "/api/auth/login", body: api.json(["username": "alice", "password": LiveServer.password]))
+            #expect(login.status == 200, "\(login.raw)")
+        }
+    }
 }

@@ -49,10 +49,21 @@ struct AuthController {
         return response
     }
 
+    /// Throttled like login, per account and per client: a stolen session cannot guess the current password.
     func changePassword(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
         let principal = try context.requirePrincipal()
         let input = try await JSONCoding.decode(PasswordChange.self, from: request, context: context)
-        try await accounts.changePassword(input, for: principal, origin: context.origin)
+        let username = try await accounts.user(principal).username
+        if let wait = limiter.loginDelay(username: username, client: context.clientAddress) {
+            throw RateLimiter.tooMany(retryAfter: wait, "Too many wrong passwords; retry later.")
+        }
+        do {
+            try await accounts.changePassword(input, for: principal, origin: context.origin)
+            limiter.recordLoginSuccess(username: username)
+        } catch let error as CofferError where error.code == .invalidCredentials {
+            limiter.recordLoginFailure(username: username, client: context.clientAddress)
+            throw error
+        }
         return .noContent
     }
 
