@@ -122,6 +122,8 @@ public actor CofferClient {
         let body = try JSONSerialization.data(withJSONObject: ["username": username, "password": password])
         let data = try await send(.POST, "/api/auth/login", body: body, authenticated: false)
         let session = try sessionFrom(data)
+        // Another identity: nothing read or resolved as the previous one may answer for this one.
+        forgetAll()
         authentication = .session(session)
         try await onSessionChange?(session)
         return session
@@ -131,8 +133,7 @@ public actor CofferClient {
     public func logout() async throws {
         defer {
             authentication = .none
-            cache.removeAll()
-            secretIDs.removeAll()
+            forgetAll()
         }
         if session != nil { _ = try await send(.POST, "/api/auth/logout") }
     }
@@ -424,11 +425,17 @@ public actor CofferClient {
             for value in list.items {
                 values[value.name] = value
                 let key = ValueCache.Key(workspace: ws, name: value.name)
-                cache.store(value, for: key, at: now, ifGeneration: generations[key] ?? 0)
+                let generation = ValueCache.Generation(epoch: generations.epoch, removals: generations.removals[key] ?? 0)
+                cache.store(value, for: key, at: now, ifGeneration: generation)
             }
             for name in list.inactive ?? [] { cache.remove(.init(workspace: ws, name: name)) }
             return (values, list.inactive ?? [])
-        } catch let error as CofferClientError where error.isOutage {
+        } catch let error as CofferClientError {
+            // A refusal also ends what the cache may answer for the names asked for.
+            guard error.isOutage else {
+                for name in names ?? [] { cache.remove(.init(workspace: ws, name: name)) }
+                throw error
+            }
             guard let names else { throw error }
             var values: [String: SecretValue] = [:]
             for name in names {
@@ -485,6 +492,12 @@ public actor CofferClient {
 
     /// Drops every cached value.
     public func clearCache() { cache.removeAll() }
+
+    private func forgetAll() {
+        cache.removeAll()
+        secretIDs.removeAll()
+        workspaceIDs.removeAll()
+    }
 
     // MARK: Transit
 

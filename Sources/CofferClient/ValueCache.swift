@@ -30,8 +30,10 @@ struct ValueCache {
 
     let policy: ValueCachePolicy?
     private var entries: [Key: Entry] = [:]
-    /// Bumped by every removal, so a read that began before a write cannot store the value the write replaced.
+    /// Bumped by every removal, so a read that began before a write cannot store the value the write replaced;
+    /// `epoch` is bumped by removing everything (a read in flight across `removeAll` stores nothing).
     private var removals: [Key: Int] = [:]
+    private var epoch = 0
 
     init(policy: ValueCachePolicy?) { self.policy = policy }
 
@@ -53,15 +55,20 @@ struct ValueCache {
         return now.timeIntervalSince(entry.fetchedAt) < limit ? entry.value : nil
     }
 
-    /// The key's removal count, taken before a read that may ``store(_:for:at:ifGeneration:)``.
-    func generation(_ key: Key) -> Int { removals[key] ?? 0 }
+    /// The key's generation, taken before a read that may ``store(_:for:at:ifGeneration:)``.
+    func generation(_ key: Key) -> Generation { Generation(epoch: epoch, removals: removals[key] ?? 0) }
 
-    /// Every key's removal count (keys never removed count 0).
-    func generations() -> [Key: Int] { removals }
+    /// Every key's generation as of now.
+    func generations() -> (epoch: Int, removals: [Key: Int]) { (epoch, removals) }
+
+    struct Generation: Equatable {
+        let epoch: Int
+        let removals: Int
+    }
 
     /// Keeps a value read from the server, unless the key was removed since `generation` was taken.
-    mutating func store(_ value: SecretValue, for key: Key, at now: Date, ifGeneration generation: Int) {
-        guard let policy, (removals[key] ?? 0) == generation else { return }
+    mutating func store(_ value: SecretValue, for key: Key, at now: Date, ifGeneration generation: Generation) {
+        guard let policy, self.generation(key) == generation else { return }
         entries[key] = Entry(value: value, fetchedAt: now)
         if entries.count > policy.maxEntries, let oldest = entries.min(by: { $0.value.fetchedAt < $1.value.fetchedAt }) {
             entries[oldest.key] = nil
@@ -74,7 +81,7 @@ struct ValueCache {
     }
 
     mutating func removeAll() {
-        for key in entries.keys { removals[key, default: 0] += 1 }
+        epoch += 1
         entries.removeAll()
     }
 }

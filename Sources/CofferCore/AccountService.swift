@@ -97,7 +97,7 @@ public final class AccountService: Sendable {
                 throw CofferError(.forbidden, "Registration is closed: an instance admin must create new accounts.")
             }
             guard try await self.users.find(username: username, on: db) == nil else {
-                throw CofferError(.usernameTaken, "That username is taken.")
+                throw CofferError(.usernameTaken, "That username is taken (usernames are compared without regard to case).")
             }
             let record = UserRecord(
                 id: Identifier.uuid(), username: username, passwordHash: hash, isAdmin: first,

@@ -119,6 +119,12 @@ public final class Coffer: Sendable {
         do {
             instanceKey = try await loadInstanceKey(
                 database: database, keyring: keyring, previous: previousProvider, logger: logger)
+            let clashes = try await database.read { try await UserRepository().caseClashes(on: $0) }
+            if !clashes.isEmpty {
+                logger.warning(
+                    "Accounts whose usernames differ only in case exist (made before usernames were unique regardless of case). Each signs in by its exact spelling; new ones cannot be made. Rename or remove all but one.",
+                    metadata: ["usernames": "\(clashes.map { "\($0.username) (\($0.accounts) accounts)" }.joined(separator: ", "))"])
+            }
         } catch {
             // The Coffer owns the database: one that cannot start closes it.
             await database.close()

@@ -71,16 +71,22 @@ public struct KeyLoader: Sendable {
         }
     }
 
-    /// The text of setting `name`: the variable itself, or the file `<name>_FILE` names (its trailing newline
+    /// The settings that may be given as a file (`<name>_FILE`): Coffer's own names only, so that a seed's generic
+    /// `ENCRYPTION_KEY_FILE` meant for another program is never taken for a key.
+    static let fileVariables: Set<String> = ["COFFER_MASTER_KEY", "COFFER_PREVIOUS_MASTER_KEY", "JWT_SECRET_KEY"]
+
+    /// The text of setting `name`: the variable itself, or the file `<name>_FILE` names (surrounding blanks
     /// dropped). Both set, or a file that cannot be read, is an error naming them; `nil` when neither is set.
     func setting(_ name: String) throws(KeyError) -> (text: String, source: KeySource)? {
         let direct = environment[name].flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
-        guard let path = environment[name + "_FILE"], !path.isEmpty else { return direct.map { ($0, .environment(name)) } }
+        guard Self.fileVariables.contains(name), let path = environment[name + "_FILE"], !path.isEmpty else {
+            return direct.map { ($0, .environment(name)) }
+        }
         guard direct == nil else { throw KeyError(.invalidKey, "\(name) and \(name)_FILE are both set: set only one.") }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw KeyError(.missingKey, "\(name)_FILE names \(path), which cannot be read.")
         }
-        let trimmed = text.trimmingCharacters(in: .newlines)
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw KeyError(.invalidKey, "\(name)_FILE names \(path), which is empty.") }
         return (trimmed, .file(path))
     }
@@ -95,9 +101,10 @@ public struct KeyLoader: Sendable {
             do {
                 key = try KeyMaterial.parseKey(text)
             } catch {
+                let given = if case .file(let path) = source { "\(name)_FILE (\(path))" } else { name }
                 throw KeyError(
                     .invalidKey,
-                    "\(name) is not a valid master key: it must be base64 (or url-safe base64) of exactly 32 bytes. "
+                    "\(given) is not a valid master key: it must be base64 (or url-safe base64) of exactly 32 bytes. "
                         + "Generate one with `coffer keygen` or `openssl rand -base64 32`.")
             }
             if let found, found.key != key {
@@ -146,7 +153,8 @@ public struct KeyLoader: Sendable {
     public func jwtSecret() throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
         if let (text, source) = try setting(Self.jwtSecretVariable) {
             guard text.utf8.count >= 32 else {
-                throw KeyError(.invalidKey, "JWT_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`).")
+                let given = if case .file(let path) = source { "JWT_SECRET_KEY_FILE (\(path))" } else { "JWT_SECRET_KEY" }
+                throw KeyError(.invalidKey, "\(given) must hold at least 32 characters (e.g. `openssl rand -hex 32`).")
             }
             return (SymmetricKey(data: Array(text.utf8)), source)
         }

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// Guarantees, per connection:
 /// - From the moment it opens, or its first byte after a completed exchange, the request head must arrive within
 ///   `header` (silent connections and slowloris are closed).
-/// - From the head, the body must arrive in full within `body`.
+/// - From the head, the body must keep arriving: no gap between its bytes longer than `body` (a slow but steady
+///   upload of a large import is not cut off).
 /// - Between requests, a keep-alive connection may stay silent for `idle`.
 /// - While the server has response bytes the client does not take (the socket stays unwritable), the client has
 ///   `write` to start reading again.
@@ -66,7 +67,11 @@ final class ConnectionGuard {
     func opened(_ channel: any Channel) { move(to: .head, channel: channel) }
 
     func bytesArrived(_ channel: any Channel) {
-        if phase == .idle { move(to: .head, channel: channel) }
+        switch phase {
+        case .idle: move(to: .head, channel: channel)
+        case .body: arm(deadlines.body, on: channel)
+        case .head, .handling: break
+        }
     }
 
     func headArrived(_ channel: any Channel) {
@@ -74,7 +79,10 @@ final class ConnectionGuard {
         move(to: .body, channel: channel)
     }
 
-    func requestEnded(_ channel: any Channel) { move(to: .handling, channel: channel) }
+    /// The request is in; if its response was already sent (an early 401, 404 or 413), the connection is idle.
+    func requestEnded(_ channel: any Channel) {
+        move(to: responses >= requests ? .idle : .handling, channel: channel)
+    }
 
     func responseEnded(_ channel: any Channel) {
         responses += 1

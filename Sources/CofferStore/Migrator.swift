@@ -379,6 +379,12 @@ public enum Migrator {
                 """
             ]
         },
+        // Usernames are unique without regard to case from now on: the lookup every check goes through compares
+        // lower-cased, served by this index. Not a unique index, so that a database holding accounts that already
+        // clash still opens; the clashes are reported at every start (`UserRepository.caseClashes`).
+        Migration(version: 11, name: "case-insensitive usernames") { _ in
+            ["CREATE INDEX users_username_lower ON users (lower(username))"]
+        },
     ]
 
     /// The newest schema version this build knows.

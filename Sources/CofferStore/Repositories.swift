@@ -18,9 +18,24 @@ public struct UserRepository: Sendable {
         try await db.raw("SELECT COUNT(*) AS n FROM users").first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
+    /// The account with this username, compared without regard to case (usernames are ASCII); when accounts made
+    /// before usernames were unique that way clash, the one spelled exactly so wins.
     public func find(username: String, on db: any SQLDatabase) async throws -> UserRecord? {
-        try await db.raw("SELECT * FROM users WHERE username = \(bind: username)")
-            .first(decoding: UserRecord.self, with: rowDecoder)
+        try await db.raw(
+            """
+            SELECT * FROM users WHERE lower(username) = lower(\(bind: username))
+            ORDER BY CASE WHEN username = \(bind: username) THEN 0 ELSE 1 END, created_at LIMIT 1
+            """
+        ).first(decoding: UserRecord.self, with: rowDecoder)
+    }
+
+    /// Usernames that differ only in case, lower-cased, each with how many accounts share it (accounts made before
+    /// migration 11 made that impossible).
+    public func caseClashes(on db: any SQLDatabase) async throws -> [(username: String, accounts: Int)] {
+        struct Row: Decodable { let u: String; let n: Int }
+        return try await db.raw(
+            "SELECT lower(username) AS u, COUNT(*) AS n FROM users GROUP BY lower(username) HAVING COUNT(*) > 1 ORDER BY u"
+        ).all(decoding: Row.self).map { ($0.u, $0.n) }
     }
 
     public func find(id: String, on db: any SQLDatabase) async throws -> UserRecord? {

@@ -50,7 +50,8 @@ struct CofferCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
             Glibc.exit(error.status)
         } catch let error as CofferClientError {
-            FileHandle.standardError.write(Data("coffer: \(error)\n".utf8))
+            let hint = error.status == 401 ? ": run `coffer login` again" : ""
+            FileHandle.standardError.write(Data("coffer: \(error)\(hint)\n".utf8))
             Glibc.exit(1)
         } catch {
             let code = exitCode(for: error)

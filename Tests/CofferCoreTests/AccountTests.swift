@@ -1,3 +1,4 @@
+import CofferStore
 import SQLKit
 import Synchronization
 import CofferCrypto
@@ -49,6 +50,36 @@ struct AccountTests {
         }
         #expect(hash?.hasPrefix("$2") == true)
         #expect(hash?.contains("a long enough password") == false)
+        await h.close()
+    }
+
+    @Test("usernames are unique without regard to case; accounts that already clash are reported and sign in by exact spelling")
+    func caseInsensitiveUsernames() async throws {
+        let h = try await Harness.make()
+        let alice = try await h.user("alice")
+        for other in ["Alice", "ALICE", " alice "] {
+            await #expect {
+                _ = try await h.coffer.accounts.register(Credentials(username: other, password: "a long enough password"), caller: alice)
+            } throws: { ($0 as? CofferError)?.code == .usernameTaken }
+        }
+        let grant = try await h.coffer.accounts.login(Credentials(username: "ALICE", password: "a long enough password"))
+        #expect(try await h.coffer.accounts.authenticate(bearer: grant.accessToken).userID == alice.userID)
+
+        // Two accounts made before the rule (written straight into the store).
+        for (id, name) in [("u-bob-upper", "Bob"), ("u-bob-lower", "bob")] {
+            try await h.tamper(
+                """
+                INSERT INTO users (id, username, password_hash, is_admin, created_at, password_changed_at)
+                SELECT \(bind: id), \(bind: name), password_hash, \(bind: false), created_at, password_changed_at
+                FROM users WHERE username = 'alice'
+                """)
+        }
+        let clashes = try await h.database.read { try await UserRepository().caseClashes(on: $0) }
+        #expect(clashes.map(\.username) == ["bob"] && clashes.first?.accounts == 2)
+        for (name, id) in [("Bob", "u-bob-upper"), ("bob", "u-bob-lower")] {
+            let login = try await h.coffer.accounts.login(Credentials(username: name, password: "a long enough password"))
+            #expect(try await h.coffer.accounts.authenticate(bearer: login.accessToken).userID == id, "\(name)")
+        }
         await h.close()
     }
 }

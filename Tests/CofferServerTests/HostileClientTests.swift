@@ -176,6 +176,14 @@ struct HostileClientTests {
                 #expect(reply.text.hasPrefix("HTTP/1.1 200") && !reply.closed, "\(reply)")
             }
             #expect(try await idle.isClosed(within: .seconds(2)), "the idle connection is closed after 3 s")
+
+            // Answered before its body arrived (401), then the body's last byte, then silence: idle all the same.
+            let early = try RawConnection(port: port)
+            early.send("POST /api/workspaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1\r\n\r\n")
+            let refused = try await early.read(timeout: .seconds(5)) { $0.contains("}") }
+            #expect(refused.text.hasPrefix("HTTP/1.1 401"), "\(refused.text.prefix(200))")
+            early.send("{")
+            #expect(try await early.isClosed(within: .seconds(5)), "closed after the idle deadline, not held forever")
         }
     }
 
