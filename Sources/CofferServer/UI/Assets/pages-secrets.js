@@ -307,15 +307,7 @@ export async function secretsListPage(ctx) {
           "aria-label": `Restore ${secret.name}`,
           on: {
             click: async (event) => {
-              const restore = busy(event.currentTarget, "Restoring…");
-              try {
-                await api.post(paths.secretPart(ws.id, secret.id, "restore"));
-                toast(`${secret.name} restored.`, "ok");
-                ctx.reload();
-              } catch (err) {
-                restore();
-                showError(error, err);
-              }
+              if (await restoreSecret(ws, secret, event.currentTarget, error)) ctx.reload();
             },
           },
         },
@@ -597,6 +589,20 @@ function valuePanel(ws, secret, ctx) {
   );
 }
 
+/** Restores a deleted secret on a click of `button`; a failure is shown in `error`. Resolves true when restored. */
+async function restoreSecret(ws, secret, button, error) {
+  const restore = busy(button, "Restoring…");
+  try {
+    await api.post(paths.secretPart(ws.id, secret.id, "restore"));
+    toast(`${secret.name} restored.`, "ok");
+    return true;
+  } catch (err) {
+    restore();
+    showError(error, err);
+    return false;
+  }
+}
+
 function purgeDialog(ws, secret) {
   const confirmName = field({ label: `Type ${secret.name} to confirm`, id: "purge-confirm-name", autocomplete: "off", spellcheck: "false", class: "mono" });
   return confirmDialog({
@@ -747,15 +753,7 @@ async function renderDetail(ctx, ws, secret, deleted) {
           on: {
             click: async (event) => {
               clearError(error);
-              const restore = busy(event.currentTarget, "Restoring…");
-              try {
-                await api.post(paths.secretPart(ws.id, secret.id, "restore"));
-                toast(`${secret.name} restored.`, "ok");
-                reload();
-              } catch (err) {
-                restore();
-                showError(error, err);
-              }
+              if (await restoreSecret(ws, secret, event.currentTarget, error)) reload();
             },
           },
         },
