@@ -107,6 +107,25 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Runs `attempt`, which checks `username`'s password for a request from `client`, under the failed-login
+    /// throttle: refused 429 (`refusal` as the message) while too many recent attempts failed; an
+    /// `invalid_credentials` failure is counted, a success clears the account's count.
+    func checkingPassword<T: Sendable>(
+        username: String, client: String, refusal: String, _ attempt: () async throws -> T
+    ) async throws -> T {
+        if let wait = loginDelay(username: username, client: client) {
+            throw Self.tooMany(retryAfter: wait, refusal)
+        }
+        do {
+            let result = try await attempt()
+            recordLoginSuccess(username: username)
+            return result
+        } catch let error as CofferError where error.code == .invalidCredentials {
+            recordLoginFailure(username: username, client: client)
+            throw error
+        }
+    }
+
     /// Seconds until a login for `username` from `client` may be tried, or nil if it may now.
     func loginDelay(username: String, client: String) -> Int? {
         let current = now()

@@ -32,8 +32,7 @@ struct AuthController {
             let session = try await accounts.session(ofRefreshToken: token)
             try CookieSessions.checkCSRF(request, expected: session.map(accounts.csrfToken(session:)) ?? "")
             let grant = try await accounts.refresh(RefreshRequest(refreshToken: token), origin: context.origin)
-            return try cookies.response(
-                for: grant, csrf: accounts.csrfToken(session: grant.sessionID), request: request, context: context)
+            return try cookieResponse(grant, request: request, context: context)
         } catch let error as CofferError where error.code == .invalidToken {
             var response = APIError.from(error).error.response()
             cookies.clear(&response)
@@ -53,17 +52,10 @@ struct AuthController {
     func changePassword(_ request: Request, context: CofferRequestContext) async throws -> HTTPResponse.Status {
         let principal = try context.requirePrincipal()
         let input = try await JSONCoding.decode(PasswordChange.self, from: request, context: context)
-        let username = try await accounts.user(principal).username
-        if let wait = limiter.loginDelay(username: username, client: context.clientAddress) {
-            throw RateLimiter.tooMany(retryAfter: wait, "Too many wrong passwords; retry later.")
-        }
-        do {
-            try await accounts.changePassword(input, for: principal, origin: context.origin)
-            limiter.recordLoginSuccess(username: username)
-        } catch let error as CofferError where error.code == .invalidCredentials {
-            limiter.recordLoginFailure(username: username, client: context.clientAddress)
-            throw error
-        }
+        try await limiter.checkingPassword(
+            username: try await accounts.user(principal).username, client: context.clientAddress,
+            refusal: "Too many wrong passwords; retry later."
+        ) { try await accounts.changePassword(input, for: principal, origin: context.origin) }
         return .noContent
     }
 
@@ -86,22 +78,17 @@ struct AuthController {
                     message: "A cookie login must be sent with Content-Type: application/json.")
             }
         }
-        let credentials = input.credentials
-        let username = credentials.username.trimmingCharacters(in: .whitespaces)
-        if let wait = limiter.loginDelay(username: username, client: context.clientAddress) {
-            throw RateLimiter.tooMany(retryAfter: wait, "Too many failed logins; retry later.")
-        }
-        let grant: TokenGrant
-        do {
-            grant = try await accounts.login(credentials, origin: context.origin)
-            limiter.recordLoginSuccess(username: username)
-        } catch let error as CofferError where error.code == .invalidCredentials {
-            limiter.recordLoginFailure(username: username, client: context.clientAddress)
-            throw error
-        }
+        let grant = try await limiter.checkingPassword(
+            username: input.credentials.username.trimmingCharacters(in: .whitespaces), client: context.clientAddress,
+            refusal: "Too many failed logins; retry later."
+        ) { try await accounts.login(input.credentials, origin: context.origin) }
         guard input.cookie else { return try JSONResponse(grant).response(from: request, context: context) }
-        return try cookies.response(
-            for: grant, csrf: accounts.csrfToken(session: grant.sessionID), request: request, context: context)
+        return try cookieResponse(grant, request: request, context: context)
+    }
+
+    /// `grant` set as the session cookies, with its session's CSRF token.
+    private func cookieResponse(_ grant: TokenGrant, request: Request, context: CofferRequestContext) throws -> Response {
+        try cookies.response(for: grant, csrf: accounts.csrfToken(session: grant.sessionID), request: request, context: context)
     }
 
     func me(_ request: Request, context: CofferRequestContext) async throws -> JSONResponse<UserView> {
