@@ -91,6 +91,11 @@ public struct KeyLoader: Sendable {
         return (trimmed, .file(path))
     }
 
+    /// How a refusal names setting `name` given from `source`: the variable, or its `_FILE` twin and the path.
+    static func named(_ name: String, from source: KeySource) -> String {
+        if case .file(let path) = source { "\(name)_FILE (\(path))" } else { name }
+    }
+
     /// The master key and where it came from. With `generate: false` (offline tools), a missing key is an error
     /// instead of a new file.
     public func masterKey(generate: Bool = true) throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
@@ -101,10 +106,9 @@ public struct KeyLoader: Sendable {
             do {
                 key = try KeyMaterial.parseKey(text)
             } catch {
-                let given = if case .file(let path) = source { "\(name)_FILE (\(path))" } else { name }
                 throw KeyError(
                     .invalidKey,
-                    "\(given) is not a valid master key: it must be base64 (or url-safe base64) of exactly 32 bytes. "
+                    "\(Self.named(name, from: source)) is not a valid master key: it must be base64 (or url-safe base64) of exactly 32 bytes. "
                         + "Generate one with `coffer keygen` or `openssl rand -base64 32`.")
             }
             if let found, found.key != key {
@@ -153,8 +157,10 @@ public struct KeyLoader: Sendable {
     public func jwtSecret() throws(KeyError) -> (key: SymmetricKey, source: KeySource) {
         if let (text, source) = try setting(Self.jwtSecretVariable) {
             guard text.utf8.count >= 32 else {
-                let given = if case .file(let path) = source { "JWT_SECRET_KEY_FILE (\(path))" } else { "JWT_SECRET_KEY" }
-                throw KeyError(.invalidKey, "\(given) must hold at least 32 characters (e.g. `openssl rand -hex 32`).")
+                throw KeyError(
+                    .invalidKey,
+                    "\(Self.named(Self.jwtSecretVariable, from: source)) must hold at least 32 characters "
+                        + "(e.g. `openssl rand -hex 32`).")
             }
             return (SymmetricKey(data: Array(text.utf8)), source)
         }
