@@ -268,13 +268,10 @@ public actor CofferClient {
         }
     }
 
-    /// ISO 8601 with or without fractional seconds.
+    /// ISO 8601 with or without fractional seconds (value types: nothing made per date).
     private static func parseDate(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        (try? Date.ISO8601FormatStyle().parse(text))
+            ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
     }
 
     /// The API's error (`{"error": {code, message}}`), the Vault surface's (`{"errors": [...]}`), or a generic one.

@@ -26,7 +26,7 @@ enum JSONCoding {
             throw CofferError(.invalidJSON, "A JSON request body is required.")
         }
         let data = Data(buffer.readableBytesView)
-        if let key = DuplicateKeys.first(in: buffer.readableBytesView) {
+        if let key = data.withUnsafeBytes({ DuplicateKeys.first(in: $0) }) {
             throw CofferError(.invalidJSON, "The key `\(key.prefix(64))` appears twice in one JSON object.")
         }
         do {
@@ -84,8 +84,7 @@ enum DuplicateKeys {
         var expectingKey: Bool
     }
 
-    static func first(in bytes: some Collection<UInt8>) -> String? {
-        let bytes = Array(bytes)
+    static func first(in bytes: UnsafeRawBufferPointer) -> String? {
         var stack: [Container] = []
         var index = 0
         while index < bytes.count {

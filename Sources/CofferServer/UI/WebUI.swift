@@ -1,3 +1,4 @@
+import CofferCrypto
 import Crypto
 import Foundation
 import Hummingbird
@@ -51,7 +52,7 @@ struct WebUI: Sendable {
             hash.update(data: file.bytes)
             hash.update(data: [0])
         }
-        let version = hash.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+        let version = Hex.encode(hash.finalize().prefix(8))
         self.version = version
         let page = String(decoding: PackageResources.index_html, as: UTF8.self)
             .replacingOccurrences(of: "{{assets}}", with: "/ui/assets/\(version)")
