@@ -75,6 +75,34 @@ final class RawConnection: @unchecked Sendable {
     func isClosed(within timeout: Duration) async throws -> Bool { try await read(timeout: timeout).closed }
 }
 
+/// Starts `coffer server` through `sh -c "<limits> && exec coffer server"`; returns it once /health answers.
+func startCofferServer(
+    _ environment: [String: String], limits: String, port: Int, directory: URL
+) async throws -> Spawned {
+    var env = cleanEnvironment()
+    for name in ["COFFER_MASTER_KEY", "ENCRYPTION_KEY", "SECRET_ENCRYPTION_KEY", "JWT_SECRET_KEY", "ENVIRONMENT"] {
+        env[name] = nil
+    }
+    env["COFFER_DATA_DIR"] = directory.path
+    env.merge(environment) { $1 }
+    let server = try Spawned(
+        URL(fileURLWithPath: "/bin/sh"), ["-c", "\(limits) && exec \"$0\" server --port \(port)", cofferBinary.path],
+        environment: env, stdin: nil)
+    for _ in 0..<150 {
+        if let probe = try? RawConnection(port: port) {
+            probe.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            if try await probe.read(timeout: .seconds(2), until: { $0.contains("}") }).text.hasPrefix("HTTP/1.1 200") {
+                return server
+            }
+        }
+        if !server.process.isRunning { break }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    kill(server.pid, SIGKILL)
+    let result = try await server.wait(timeout: .seconds(5))
+    throw RawConnection.Failure("the server did not start: \(result)")
+}
+
 /// Raises this test process's open-file limit: the in-process server and the test's own connections share it.
 func raiseDescriptorLimit() { DescriptorLimit.raise() }
 
@@ -129,21 +157,10 @@ struct HostileClientTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-fd-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = Int.random(in: 20_000...40_000)
-        var environment = cleanEnvironment()
-        environment["COFFER_DATA_DIR"] = directory.path
-        environment["COFFER_HEADER_TIMEOUT_SECONDS"] = "60"
-        environment["COFFER_RATE_LIMIT_PER_MINUTE"] = "0"
-        let server = try Spawned(
-            URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "ulimit -Sn 256 && exec \"$0\" server --port \(port)", cofferBinary.path],
-            environment: environment, stdin: nil)
+        let server = try await startCofferServer(
+            ["COFFER_HEADER_TIMEOUT_SECONDS": "60", "COFFER_RATE_LIMIT_PER_MINUTE": "0"], limits: "ulimit -Sn 256",
+            port: port, directory: directory)
         defer { kill(server.pid, SIGKILL) }
-        var healthy = false
-        for _ in 0..<150 where !healthy {
-            try await Task.sleep(for: .milliseconds(100))
-            healthy = (try? RawConnection(port: port)) != nil
-        }
-        #expect(healthy, "the server did not start")
         let limits = try String(contentsOfFile: "/proc/\(server.pid)/limits", encoding: .utf8)
         let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
         #expect(!openFiles.contains(" 256 "), "the soft limit was raised: \(openFiles)")

@@ -8,34 +8,6 @@ import Glibc
 /// `coffer server` protects its own process: no core dumps, optional locked memory, keys from files.
 @Suite("Process hardening")
 struct ProcessHardeningTests {
-    /// Starts `coffer server` through `sh -c "<limits> && exec coffer server"`; returns it once /health answers.
-    func start(
-        _ environment: [String: String], limits: String, port: Int, directory: URL
-    ) async throws -> Spawned {
-        var env = cleanEnvironment()
-        for name in ["COFFER_MASTER_KEY", "ENCRYPTION_KEY", "SECRET_ENCRYPTION_KEY", "JWT_SECRET_KEY", "ENVIRONMENT"] {
-            env[name] = nil
-        }
-        env["COFFER_DATA_DIR"] = directory.path
-        env.merge(environment) { $1 }
-        let server = try Spawned(
-            URL(fileURLWithPath: "/bin/sh"), ["-c", "\(limits) && exec \"$0\" server --port \(port)", cofferBinary.path],
-            environment: env, stdin: nil)
-        for _ in 0..<150 {
-            if let probe = try? RawConnection(port: port) {
-                probe.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-                if try await probe.read(timeout: .seconds(2), until: { $0.contains("}") }).text.hasPrefix("HTTP/1.1 200") {
-                    return server
-                }
-            }
-            if !server.process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        kill(server.pid, SIGKILL)
-        let result = try await server.wait(timeout: .seconds(5))
-        throw RawConnection.Failure("the server did not start: \(result)")
-    }
-
     func field(_ name: String, of file: String) throws -> String {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         return String(text.split(separator: "\n").first { $0.hasPrefix(name) } ?? "")
@@ -53,7 +25,7 @@ struct ProcessHardeningTests {
         try jwtSecret.write(to: secrets.appendingPathComponent("jwt"), atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data")
         let port = Int.random(in: 20_000...40_000)
-        let server = try await start(
+        let server = try await startCofferServer(
             [
                 "COFFER_MASTER_KEY_FILE": secrets.appendingPathComponent("master").path,
                 "JWT_SECRET_KEY_FILE": secrets.appendingPathComponent("jwt").path, "COFFER_MLOCK": "true",
