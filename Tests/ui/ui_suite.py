@@ -353,7 +353,8 @@ class Suite:
         self.driver.find_element(By.CSS_SELECTOR, "[data-test=metadata-value]").send_keys("payments-team")
         Select(self.el("secret-rotation-policy")).select_by_value("auto_30_days")
         self.click("secret-create-submit")
-        route = self.wait_hash(r"^#/workspaces/[^/]+/secrets/[^/?]+$", "creating the secret opens its page")
+        # The create form's own route (`…/secrets/new`) must not count as the new secret's page.
+        route = self.wait_hash(r"^#/workspaces/[^/]+/secrets/(?!new$)[^/?]+$", "creating the secret opens its page")
         self.secret_id = route.split("/")[4]
         self.wait_text("secret-title", SECRET_NAME)
         self.wait_text("secret-version", "1")
