@@ -139,10 +139,22 @@ public final class AuditLog: Sendable {
                 committed(events)
                 for (_, continuation) in batch { continuation.resume() }
             } catch {
-                let failure = CofferError(.auditUnavailable, "The audit record could not be written; the request was refused.")
+                let failure = Self.unwritten(error, "the request was refused")
                 for (_, continuation) in batch { continuation.resume(throwing: failure) }
             }
         }
+    }
+
+    /// The refusal when audit records could not be made durable: `audit_unavailable`, saying why when the cause is
+    /// one a client or operator can act on (a full disk, an unreachable database).
+    static func unwritten(_ error: any Error, _ consequence: String) -> CofferError {
+        let cause =
+            switch (error as? CofferError)?.code {
+            case .insufficientStorage?: " because the server's storage is full"
+            case .storeUnavailable?: " because the database is unavailable"
+            default: ""
+            }
+        return CofferError(.auditUnavailable, "The audit record could not be written\(cause); \(consequence).")
     }
 
     static let headKey = "audit_head"
@@ -160,11 +172,13 @@ public final class AuditLog: Sendable {
         return bytes
     }
 
-    /// Deletes records created before `days` days ago, leaving a checkpoint; returns how many were deleted.
+    /// Deletes the oldest records, up to the first created within the last `days` days, leaving a checkpoint;
+    /// returns how many were deleted. A record that is within retention is never deleted, even when a clock set
+    /// back stamped later records with older times.
     public func prune(olderThanDays days: Int) async throws -> Int {
         let cutoff = clock().addingTimeInterval(-TimeInterval(days) * 86_400).millis
         return try await database.write { db in
-            guard let last = try await self.records.lastBefore(cutoff, on: db) else { return 0 }
+            guard let last = try await self.records.lastOfOldestRun(before: cutoff, on: db) else { return 0 }
             let deleted = try await self.records.delete(through: last.seq, on: db)
             try await MetaRepository().set(Self.checkpointKey, self.checkpoint(seq: last.seq, mac: last.mac), on: db)
             return deleted

@@ -46,6 +46,8 @@ public struct CofferError: Error, Sendable, CustomStringConvertible {
         public static let auditUnavailable = Code("audit_unavailable")
         /// The database is unreachable or did not answer in time; retrying later may succeed.
         public static let storeUnavailable = Code("store_unavailable")
+        /// The store's disk is full: nothing was written; the request may be retried once space is freed.
+        public static let insufficientStorage = Code("insufficient_storage")
         /// The secret is deactivated (`is_active: false`): its value is not served until it is reactivated.
         public static let secretInactive = Code("secret_inactive")
         /// A record with the same identity already exists (a uniqueness rule of the store).

@@ -2,7 +2,8 @@ import CofferStore
 import SQLKit
 
 /// The database as the services use it: the store's errors come out as ``CofferError``s, so nothing above Core
-/// sees a `StoreError` (an unreachable database is `store_unavailable`, a uniqueness violation `conflict`).
+/// sees a `StoreError` (an unreachable database is `store_unavailable`, a full disk `insufficient_storage`, a
+/// uniqueness violation `conflict`).
 struct DomainDatabase: CofferDatabase {
     let store: any CofferDatabase
 
@@ -33,6 +34,8 @@ struct DomainDatabase: CofferDatabase {
         switch error.code {
         case .unavailable: return CofferError(.storeUnavailable, "The database is unavailable; try again shortly.")
         case .conflict: return CofferError(.conflict, "That record already exists.")
+        case .storageFull:
+            return CofferError(.insufficientStorage, "The server's storage is full; nothing was written. Retry once space is freed.")
         default: return CofferError(.internalError, "A database operation failed.")
         }
     }

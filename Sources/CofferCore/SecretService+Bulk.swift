@@ -52,7 +52,7 @@ extension SecretService {
             try await database.write { db in try await self.audit.append(batch, on: db) }
             audit.committed(batch)
         } catch {
-            throw CofferError(.auditUnavailable, "The audit records could not be written; no value was returned.")
+            throw AuditLog.unwritten(error, "no value was returned")
         }
         if let failure { throw failure }
         return SecretValueList(items: values, inactive: inactive)

@@ -85,10 +85,20 @@ public struct AuditRepository: Sendable {
         return (row?.ok ?? 0, row?.failed ?? 0)
     }
 
-    /// The newest record created before `time`, if any: where a retention prune would cut.
-    public func lastBefore(_ time: Int64, on db: any SQLDatabase) async throws -> AuditRecord? {
+    /// The last record of the chain's oldest run created before `time`: where a retention prune may cut. Records
+    /// are cut in sequence order only, so a record stamped in the past by a clock set back (and corrected later)
+    /// never takes newer records with it; it waits until everything before it is old enough.
+    ///
+    /// The first record not older than `time` is found by walking the sequence from its start (`+created_at`
+    /// keeps the time index out): the walk covers the records being pruned and stops at the first kept one.
+    public func lastOfOldestRun(before time: Int64, on db: any SQLDatabase) async throws -> AuditRecord? {
         try await db.raw(
-            "SELECT * FROM secret_audits WHERE created_at < \(bind: time) ORDER BY seq DESC LIMIT 1"
+            """
+            SELECT * FROM secret_audits WHERE seq < COALESCE(
+                (SELECT seq FROM secret_audits WHERE +created_at >= \(bind: time) ORDER BY seq LIMIT 1),
+                9223372036854775807)
+            ORDER BY seq DESC LIMIT 1
+            """
         ).first(decoding: AuditRecord.self, with: rowDecoder)
     }
 

@@ -230,6 +230,8 @@ public final class PostgresDatabaseStore: CofferDatabase {
             case "55P03", "57014", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
                 // lock timeout, statement cancelled, server shutting down, too many connections, connection lost
                 return StoreError(.unavailable, "The database is unavailable (SQLSTATE \(state)).")
+            case "53100":
+                return StoreError(.storageFull, "The database server's disk is full (SQLSTATE 53100).")
             case "28P01", "28000":
                 return StoreError(.unavailable, "The database refused the credentials (SQLSTATE \(state)).")
             case "3D000":

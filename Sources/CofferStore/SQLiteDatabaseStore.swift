@@ -182,12 +182,16 @@ public final class SQLiteDatabaseStore: CofferDatabase {
 }
 
 extension StoreError {
-    /// Maps driver errors to store errors; unique-constraint violations become `.conflict`.
+    /// Maps driver errors to store errors; unique-constraint violations become `.conflict`, a full disk
+    /// `.storageFull` (SQLite rolls the transaction back).
     static func translate(_ error: any Error) -> any Error {
         if error is StoreError { return error }
         if let sqlite = error as? SQLiteStatusError {
             if sqlite.isUniquenessConflict {
                 return StoreError(.conflict, "A record with that identity already exists.")
+            }
+            if sqlite.isDiskFull {
+                return StoreError(.storageFull, "The disk under the database is full.")
             }
             return StoreError(.queryFailed, "A database statement failed (\(sqlite)).")
         }

@@ -186,7 +186,9 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     private func error(_ status: Int32) -> SQLiteStatusError {
-        SQLiteStatusError(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
+        SQLiteStatusError(
+            code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)),
+            systemErrno: sqlite_nio_sqlite3_system_errno(connection))
     }
 }
 
@@ -224,10 +226,17 @@ private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.
 struct SQLiteStatusError: Error, CustomStringConvertible {
     let code: Int32
     let message: String
+    /// The operating system's error number behind an I/O error (0 when none).
+    var systemErrno: Int32 = 0
 
     /// A UNIQUE or PRIMARY KEY constraint failed.
     var isUniquenessConflict: Bool {
         code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY
+    }
+
+    /// The disk (or the file-size limit) refused a write: `SQLITE_FULL`, or an I/O error whose cause was ENOSPC.
+    var isDiskFull: Bool {
+        code & 0xff == SQLITE_FULL || (code & 0xff == SQLITE_IOERR && systemErrno == ENOSPC)
     }
 
     var description: String { "SQLite error \(code): \(message)" }

@@ -14,6 +14,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code("conflict")
         /// The schema in the database is newer than this build knows.
         public static let schemaTooNew = Code("schema_too_new")
+        /// The disk under the database is full: nothing of the transaction was written; retrying after space
+        /// is freed succeeds.
+        public static let storageFull = Code("storage_full")
         /// A statement failed.
         public static let queryFailed = Code("query_failed")
     }

@@ -10,11 +10,16 @@ import NIOCore
 ///
 /// Messages come from the errors' public messages, which never contain values, keys or passwords; anything
 /// unexpected becomes `internal_error` with a generic message (its details go to the server log only).
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918): the server's storage is full.
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}
+
 struct APIError: Error {
     let status: HTTPResponse.Status
     let code: String
     let message: String
-    /// Seconds for a `Retry-After` header (429 answers).
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
     var retryAfter: Int?
 
     init(status: HTTPResponse.Status, code: String, message: String, retryAfter: Int? = nil) {
@@ -31,9 +36,12 @@ struct APIError: Error {
             return (error, true)
         case let error as CofferError:
             let status = status(of: error.code)
-            return (APIError(status: status, code: error.code.rawValue, message: error.publicMessage), status.code < 500)
-        case let error as CofferError where error.code == .storeUnavailable:
-            return (APIError(status: .serviceUnavailable, code: error.code.rawValue, message: error.publicMessage, retryAfter: 1), false)
+            // A 503 is worth retrying shortly; say when.
+            let retryAfter = status == .serviceUnavailable ? 1 : nil
+            return (
+                APIError(status: status, code: error.code.rawValue, message: error.publicMessage, retryAfter: retryAfter),
+                status.code < 500
+            )
         case is NIOTooManyBytesError:
             return (APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is too large."), true)
         case let error as any HTTPResponseError:
@@ -53,6 +61,7 @@ struct APIError: Error {
         case .rateLimited: .tooManyRequests
         case .usernameTaken, .secretNameConflict, .lastOwner, .conflict, .secretInactive: .conflict
         case .auditUnavailable, .keyProviderUnavailable, .storeUnavailable: .serviceUnavailable
+        case .insufficientStorage: .insufficientStorage
         default: .internalServerError
         }
     }

@@ -193,7 +193,7 @@ enum OpenAPIDocument {
             responses[String(ok)] = ["description": "Success, no body."]
         }
         for status in alsoOK { responses[String(status)] = responses[String(ok)] }
-        for status in ["400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "503"] {
+        for status in ["400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "503", "507"] {
             responses[status] = ["$ref": .string("#/components/responses/Error")]
         }
         operation["responses"] = .object(responses)

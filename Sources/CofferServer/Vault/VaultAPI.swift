@@ -40,6 +40,8 @@ struct VaultError: Error {
                 return (VaultError(status: .tooManyRequests, errors: [error.publicMessage], retryAfter: 1), true)
             case .auditUnavailable, .keyProviderUnavailable, .storeUnavailable:
                 return (VaultError(status: .serviceUnavailable, errors: [error.publicMessage], retryAfter: 1), false)
+            case .insufficientStorage:
+                return (VaultError(status: .insufficientStorage, errors: [error.publicMessage]), false)
             default:
                 return (VaultError(status: .internalServerError, errors: ["internal error"]), false)
             }
