@@ -37,7 +37,7 @@ public struct CofferSettings: Sendable {
     public var keyRotationDays: Int?
     /// The key rotation webhooks' requests are signed with (`COFFER_WEBHOOK_SECRET`); without it no webhook can be
     /// set.
-    public var webhookSigningKey: String?
+    public var webhookSigningKey: Redacted<String>?
     /// Secret versions re-encrypted per transaction by a `rotate-key` job.
     public var reencryptionBatchSize = 1_000
     /// How long a live session or a workspace role, once read, is trusted without reading it again. Revocations

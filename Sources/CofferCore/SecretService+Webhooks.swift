@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferKeys
 import CofferStore
 import Crypto
 import Foundation
@@ -77,7 +78,7 @@ extension SecretService {
             return url.map {
                 RotationWebhookView(
                     url: $0, failures: 0, retryAt: nil, lastError: nil,
-                    signingKey: self.settings.webhookSigningKey.map { Self.webhookKey(instanceKey: $0, secretID: secretID) })
+                    signingKey: self.settings.webhookSigningKey.map { Self.webhookKey(instanceKey: $0.value, secretID: secretID) })
             }
         }
     }
@@ -118,7 +119,7 @@ extension SecretService {
     func rotateDueWebhooks(transport: any RotationWebhookTransport, limit: Int = 10, origin: RequestOrigin) async throws
         -> (Int, Int)
     {
-        guard let instanceKey = settings.webhookSigningKey else { return (0, 0) }
+        guard let instanceKey = settings.webhookSigningKey?.value else { return (0, 0) }
         let due = try await database.read { db in
             try await RotationWebhookRepository().due(at: self.clock().millis, limit: limit, on: db)
         }

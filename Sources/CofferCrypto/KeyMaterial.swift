@@ -1,9 +1,15 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Generation and text encoding of 256-bit keys.
 ///
-/// Keys live in `SymmetricKey`, whose storage swift-crypto zeroes when it is released.
+/// Keys live in `SymmetricKey`, whose storage swift-crypto zeroes when it is released; BoringSSL clears a cipher
+/// context's key schedule when the context is freed. Plain byte arrays that held a key on the way in or out are
+/// cleared with ``wipe(_:)`` before they are released.
 public enum KeyMaterial {
     /// A fresh random 256-bit key, straight from the kernel's generator (``SecureRandom``).
     public static func generate() -> SymmetricKey {
@@ -20,14 +26,32 @@ public enum KeyMaterial {
     /// - Throws: ``CryptoError/Code-swift.struct/invalidKey`` if the text is not base64 or does not decode to
     ///   exactly 32 bytes.
     public static func parseKey(_ text: String) throws(CryptoError) -> SymmetricKey {
-        guard let bytes = Base64.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32
-        else { throw CryptoError(.invalidKey) }
+        guard var bytes = Base64.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw CryptoError(.invalidKey)
+        }
+        defer { wipe(&bytes) }
+        guard bytes.count == 32 else { throw CryptoError(.invalidKey) }
         return SymmetricKey(data: bytes)
+    }
+
+    /// Overwrites `bytes` with zeros in a way the optimizer may not remove (`explicit_bzero`), for a buffer that
+    /// held key material and is about to be released.
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
+    }
+
+    /// ``wipe(_:)`` for `Data`.
+    public static func wipe(_ bytes: inout Data) {
+        bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
     }
 
     /// The url-safe, padded base64 text of a key: the form a Fernet key takes, and the form `parseKey` reads.
     public static func encode(_ key: SymmetricKey) -> String {
-        key.withUnsafeBytes { Base64.encode(Array($0), urlSafe: true, padded: true) }
+        key.withUnsafeBytes {
+            var bytes = Array($0)
+            defer { wipe(&bytes) }
+            return Base64.encode(bytes, urlSafe: true, padded: true)
+        }
     }
 
     /// A short, non-secret identifier of a key (first 8 bytes of an HKDF output, hex). Two keys share an

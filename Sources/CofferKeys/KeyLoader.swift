@@ -83,8 +83,12 @@ public struct KeyLoader: Sendable {
             return direct.map { ($0, .environment(name)) }
         }
         guard direct == nil else { throw KeyError(.invalidKey, "\(name) and \(name)_FILE are both set: set only one.") }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard var data = FileManager.default.contents(atPath: path) else {
             throw KeyError(.missingKey, "\(name)_FILE names \(path), which cannot be read.")
+        }
+        defer { KeyMaterial.wipe(&data) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw KeyError(.invalidKey, "\(name)_FILE names \(path), which is not UTF-8 text.")
         }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw KeyError(.invalidKey, "\(name)_FILE names \(path), which is empty.") }
@@ -186,9 +190,10 @@ public struct KeyLoader: Sendable {
 
     private func readKeyFile(_ path: String) throws(KeyError) -> String? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard var data = FileManager.default.contents(atPath: path) else {
             throw KeyError(.keyFileError, "\(path) exists but cannot be read by this user.")
         }
+        defer { KeyMaterial.wipe(&data) }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
         {

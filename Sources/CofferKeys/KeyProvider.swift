@@ -48,7 +48,7 @@ public struct LocalKeyProvider: KeyProvider {
     public func unwrap(_ wrapped: Data, context: String) throws -> SymmetricKey {
         do {
             var bytes = try Envelope.open(wrapped, using: kek, authenticating: Array(context.utf8))
-            defer { for i in bytes.indices { bytes[i] = 0 } }
+            defer { KeyMaterial.wipe(&bytes) }
             return SymmetricKey(data: bytes)
         } catch {
             throw KeyError(.unwrapFailed, "A data key could not be unwrapped with the configured master key.")

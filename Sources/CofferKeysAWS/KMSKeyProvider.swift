@@ -94,7 +94,7 @@ public struct KMSKeyProvider: KeyProvider {
         guard let text = reply["Plaintext"] as? String, var bytes = Base64.decode(text) else {
             throw KeyError(.providerUnavailable, "AWS KMS answered Decrypt without a plaintext.")
         }
-        defer { bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        defer { KeyMaterial.wipe(&bytes) }
         return SymmetricKey(data: bytes)
     }
 

@@ -108,7 +108,7 @@ public final class VaultTransitKeyProvider: KeyProvider, CustomStringConvertible
         guard let text = data["plaintext"] as? String, var bytes = Base64.decode(text) else {
             throw KeyError(.providerUnavailable, "Vault answered decrypt without a plaintext.")
         }
-        defer { bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        defer { KeyMaterial.wipe(&bytes) }
         return SymmetricKey(data: bytes)
     }
 

@@ -13,15 +13,18 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// Opens the data directory, keys and database, and assembles the domain.
+/// Opens the data directory, keys and database, and assembles the domain. Keys and the database URL are read from
+/// `environment` (the process's, for `coffer server`), which nothing keeps afterwards.
 ///
 /// Refuses to start (with a message that says what to set) when the master key or JWT secret is missing in
 /// production, malformed, or not the key the data was written with.
-public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) async throws -> Coffer {
+public func openCoffer(
+    _ configuration: ServerConfiguration, environment: [String: String], logger: Logger
+) async throws -> Coffer {
     let directory = URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true)
     try prepareDataDirectory(directory, logger: logger)
-    let loader = KeyLoader(environment: configuration.environment, dataDirectory: directory, logger: logger)
-    let custody = try KeyCustody.load(environment: configuration.environment, dataDirectory: directory, logger: logger)
+    let loader = KeyLoader(environment: environment, dataDirectory: directory, logger: logger)
+    let custody = try KeyCustody.load(environment: environment, dataDirectory: directory, logger: logger)
     let previous = try loader.previousMasterKey().map(LocalKeyProvider.init(masterKey:))
     let (jwtKey, _) = try loader.jwtSecret()
     let provider = custody.current
@@ -36,7 +39,7 @@ public func openCoffer(_ configuration: ServerConfiguration, logger: Logger) asy
             "ENABLE_SECRET_AUDIT_LOGGING=false: secret access is NOT being audited. Do not run production like this.")
     }
     let location = try StoreLocation.from(
-        environment: configuration.environment, dataDirectory: configuration.dataDirectory)
+        environment: environment, dataDirectory: configuration.dataDirectory)
     logger.info("store", metadata: ["location": "\(location)"])
     let database = try await location.open(logger: logger)
     let coffer = try await Coffer.open(
@@ -111,7 +114,7 @@ public func buildApplication(
     router.add(middleware: RateLimitMiddleware(limiter: limiter))
     router.add(
         middleware: AuthMiddleware(
-            accounts: coffer.accounts, serviceTokens: coffer.serviceTokens, metricsToken: configuration.metricsToken))
+            accounts: coffer.accounts, serviceTokens: coffer.serviceTokens, metricsToken: configuration.metricsToken?.value))
     router.get("/health") { request, context -> Response in
         let healthy = await coffer.isHealthy()
         struct Health: Encodable, Sendable { let status: String }

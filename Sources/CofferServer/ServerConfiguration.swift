@@ -1,10 +1,12 @@
 import CofferCore
+import CofferKeys
 import Foundation
 import NIOCore
 
 /// Everything `coffer server` needs to start, from flags and environment variables.
 ///
-/// Holds no key material: keys are loaded from the data directory or the environment by `CofferKeys` at start-up.
+/// Holds no key material and not the process environment: keys are loaded by ``openCoffer(_:environment:logger:)``
+/// from the environment it is given, and the one secret setting kept here (the metrics token) prints redacted.
 public struct ServerConfiguration: Sendable {
     /// Listening address (`--host`, `COFFER_HOST`; default 127.0.0.1, loopback only).
     public var host = "127.0.0.1"
@@ -34,7 +36,7 @@ public struct ServerConfiguration: Sendable {
     public var metricsPublic = false
     /// A long-lived bearer token for Prometheus that opens `/metrics` and nothing else (`COFFER_METRICS_TOKEN`, at
     /// least 32 characters).
-    public var metricsToken: String?
+    public var metricsToken: Redacted<String>?
     /// Per-client request limits and failed-login throttling.
     public var rateLimits = RateLimiter.Limits()
     /// Reverse proxies whose forwarding headers are believed (`COFFER_TRUSTED_PROXIES`; none by default).
@@ -46,14 +48,10 @@ public struct ServerConfiguration: Sendable {
     public var lockMemory = false
     /// A JSON-lines file that receives every audit record (`COFFER_AUDIT_FILE`), for a SIEM.
     public var auditFile: String?
-    /// The process environment, consulted for keys (`COFFER_MASTER_KEY`, `JWT_SECRET_KEY`, `ENVIRONMENT`).
-    public var environment: [String: String] = [:]
-
     public init() {}
 
     /// Reads the documented environment variables. Malformed numbers or booleans are errors, not silent defaults.
     public init(environment: [String: String]) throws(ConfigurationError) {
-        self.environment = environment
         if let host = environment["COFFER_HOST"], !host.isEmpty { self.host = host }
         if let proxies = environment["COFFER_TRUSTED_PROXIES"] { trustedProxies = try TrustedProxies(proxies) }
         if let port = try Self.integer(environment, "COFFER_PORT", in: 0...65535) { self.port = port }
@@ -130,13 +128,13 @@ public struct ServerConfiguration: Sendable {
             guard key.utf8.count >= 32 else {
                 throw ConfigurationError("COFFER_WEBHOOK_SECRET must be at least 32 characters (e.g. `coffer keygen`).")
             }
-            settings.webhookSigningKey = key
+            settings.webhookSigningKey = Redacted(key)
         }
         if let token = environment["COFFER_METRICS_TOKEN"], !token.isEmpty {
             guard token.utf8.count >= 32, !token.contains(where: \.isWhitespace) else {
                 throw ConfigurationError("COFFER_METRICS_TOKEN must be at least 32 characters without spaces (e.g. `coffer keygen`).")
             }
-            metricsToken = token
+            metricsToken = Redacted(token)
         }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_PER_MINUTE", in: 0...10_000_000) { rateLimits.generalPerMinute = n }
         if let n = try Self.integer(environment, "COFFER_RATE_LIMIT_VALUES_PER_MINUTE", in: 0...10_000_000) { rateLimits.valuesPerMinute = n }

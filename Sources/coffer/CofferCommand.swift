@@ -146,7 +146,7 @@ struct ServerCommand: AsyncParsableCommand {
             if let tlsCert { configuration.tlsCertificate = tlsCert }
             if let tlsKey { configuration.tlsKey = tlsKey }
             let tls = try tlsConfiguration(configuration)
-            let coffer = try await openCoffer(configuration, logger: logger)
+            let coffer = try await openCoffer(configuration, environment: environment, logger: logger)
             do {
                 try await buildApplication(configuration, coffer: coffer, tls: tls, logger: logger).runService()
             } catch {

@@ -159,3 +159,17 @@ struct ConstantTimeTests {
         }
     }
 }
+
+@Suite("Wiping key bytes")
+struct WipeTests {
+    @Test("wipe zeroes every byte of an array and of Data, in place")
+    func wipes() {
+        var bytes = SecureRandom.bytes(64)
+        bytes[0] = 1
+        KeyMaterial.wipe(&bytes)
+        #expect(bytes.count == 64 && bytes.allSatisfy { $0 == 0 })
+        var data = Data(repeating: 0xAB, count: 33)
+        KeyMaterial.wipe(&data)
+        #expect(data.count == 33 && data.allSatisfy { $0 == 0 })
+    }
+}

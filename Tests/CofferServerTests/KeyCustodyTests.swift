@@ -30,7 +30,7 @@ struct KeyCustodyTests {
         configuration.settings.bcryptCost = 4
         var logger = Logger(label: "custody-test")
         logger.logLevel = .critical
-        return try await openCoffer(configuration, logger: logger)
+        return try await openCoffer(configuration, environment: environment, logger: logger)
     }
 
     /// An admin, a workspace with two secrets and a transit ciphertext; returns what reads them back.

@@ -92,7 +92,7 @@ struct LeakAndStartupTests {
     func open(_ dir: URL, _ environment: [String: String]) async throws -> Coffer {
         var configuration = try ServerConfiguration(environment: environment)
         configuration.dataDirectory = dir.path
-        return try await openCoffer(configuration, logger: Logger(label: "test"))
+        return try await openCoffer(configuration, environment: environment, logger: Logger(label: "test"))
     }
 
     @Test("first start generates master.key and jwt.secret (0400) in a 0700 data dir; later starts reuse them")
