@@ -21,10 +21,9 @@ final class RawConnection: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else {
-            close(fd)
-            throw Failure("connect: \(String(cString: strerror(errno)))")
-        }
+        // No close here: a class whose stored properties are set runs `deinit` when its init throws, and a
+        // second close could shut a descriptor another thread has just been given (an SQLite file, say).
+        guard connected == 0 else { throw Failure("connect: \(String(cString: strerror(errno)))") }
     }
 
     deinit { close(fd) }
