@@ -127,6 +127,16 @@ final class GroupCommitQueue: Sendable {
         return committed
     }
 
+    /// Fails every write still waiting for a group: the store found the database unreachable, and they would only
+    /// wait for it again, each for as long.
+    func failWaiting(with error: any Error) {
+        let waiting = pending.withLock { pending -> [GroupedWrite] in
+            defer { pending.writes.removeAll() }
+            return pending.writes
+        }
+        Self.fail(waiting, with: error)
+    }
+
     /// Fails every write of a group that could not start a transaction (no connection, for one).
     static func fail(_ group: [GroupedWrite], with error: any Error) {
         for write in group {

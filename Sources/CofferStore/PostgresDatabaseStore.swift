@@ -92,17 +92,11 @@ public final class PostgresDatabaseStore: CofferDatabase {
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await withoutActuallyEscaping(body) { body in
-                try await bounded { connection in
-                    try await body(connection.sql(queryLogLevel: nil, logger: self.logger))
-                }
+                try await bounded { db in try await body(db) }
             }
         } catch {
             throw Self.translate(error)
         }
-    }
-
-    private func run(_ sql: String, on connection: PostgresConnection) async throws {
-        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -114,42 +108,50 @@ public final class PostgresDatabaseStore: CofferDatabase {
         await writeLock.withLock {
             let started = Flag()
             do {
-                try await bounded { connection in
+                try await bounded { db in
                     started.set()
                     await GroupCommitQueue.runGroup(
-                        group, on: connection.sql(queryLogLevel: nil, logger: self.logger),
-                        begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
+                        group, on: db, begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
                         translate: Self.translate
-                    ) { sql in try await self.run(sql, on: connection) }
+                    ) { sql in try await db.run(sql) }
                 }
             } catch {
-                // No connection within the time allowed: the group never started, and fails as a whole.
-                if !started.isSet { GroupCommitQueue.fail(group, with: Self.translate(error)) }
+                // No connection within the time allowed: the group never started, and fails as a whole, with the
+                // writes queued behind it (so that none waits more than once). A group that started has been
+                // finished by `runGroup`, whatever ended it.
+                if !started.isSet {
+                    GroupCommitQueue.fail(group, with: Self.translate(error))
+                    writes.failWaiting(with: Self.translate(error))
+                }
             }
         }
     }
 
-    /// Runs `operation` on a leased connection, failing with `store_unavailable` (and cancelling it) when no
-    /// connection comes within ``timeout``, or the work on it takes longer than ``transactionTimeout``.
+    /// Runs `operation` on a leased connection. Fails with `store_unavailable` when no connection comes within
+    /// ``timeout`` (the lease is cancelled), or when the work on it takes longer than ``transactionTimeout``: then
+    /// the connection is closed, which ends the statement in flight (``GuardedPostgresDatabase``) and so the
+    /// operation, and returns only once the operation has ended. A connection the server closes ends it the same way.
     private func bounded<T: Sendable>(
-        _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ operation: @escaping @Sendable (GuardedPostgresDatabase) async throws -> T
     ) async throws -> T {
         let timeout = self.timeout
         let transactionTimeout = self.transactionTimeout
-        let leased = Flag()
+        let lease = Lease()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 do {
                     return try await self.client.withConnection { connection in
-                        leased.set()
+                        guard lease.begin(on: connection) else { throw StoreError(.unavailable, "The database did not answer in time.") }
                         do {
-                            return try await operation(connection)
+                            return try await operation(GuardedPostgresDatabase(connection, logger: self.logger))
                         } catch {
                             throw OperationFailed(error: error)
                         }
                     }
                 } catch let failed as OperationFailed {
                     throw failed.error
+                } catch let error as StoreError {
+                    throw error
                 } catch {
                     // No connection: the pool is closed, or the database cannot be reached.
                     throw StoreError(.unavailable, "No database connection (\(Self.translate(error))).")
@@ -157,11 +159,12 @@ public final class PostgresDatabaseStore: CofferDatabase {
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                if leased.isSet { try await Task.sleep(for: transactionTimeout) }
+                if lease.isLeased { try await Task.sleep(for: transactionTimeout) }
                 return nil
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
+                if let connection = lease.expire() { try? await connection.close() }
                 throw StoreError(.unavailable, "The database did not answer in time.")
             }
             return value
@@ -177,16 +180,15 @@ public final class PostgresDatabaseStore: CofferDatabase {
         let key = Self.writeLockKey + Int64(task.rawValue)
         return try await withoutActuallyEscaping(body) { body in
             try await self.client.withConnection { connection -> T? in
-                let rows = try await connection.query(
-                    PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(\(key))"), logger: self.logger)
-                var claimed = false
-                for try await (value) in rows.decode(Bool.self) { claimed = value }
-                guard claimed else { return nil }
+                let db = GuardedPostgresDatabase(connection, logger: self.logger)
+                let claimed = try await db.raw("SELECT pg_try_advisory_lock(\(bind: key)) AS claimed")
+                    .first(decodingColumn: "claimed", as: Bool.self)
+                guard claimed == true else { return nil }
                 // The claim ends with the session too: on a connection that has closed meanwhile (the server
                 // restarted, or ended the session) there is nothing left to release.
                 func release() async {
                     guard !connection.isClosed else { return }
-                    try? await self.run("SELECT pg_advisory_unlock(\(key))", on: connection)
+                    try? await db.run("SELECT pg_advisory_unlock(\(key))")
                 }
                 do {
                     let value = try await body()
@@ -203,9 +205,7 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// Rewrites the table of secret versions (`VACUUM FULL`), so that rows deleted by a purge are in none of its
     /// current files. It holds an exclusive lock on that table while it runs (reads of values wait for it).
     public func compact() async throws {
-        try await bounded { connection in
-            try await self.run("VACUUM (FULL) secret_versions", on: connection)
-        }
+        try await bounded { db in try await db.run("VACUUM (FULL) secret_versions") }
     }
 
     /// Stops the pool. Idempotent.
@@ -218,6 +218,9 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// `.unavailable`. The server's message is kept out (it may quote a value); its SQLSTATE is kept.
     static func translate(_ error: any Error) -> any Error {
         if error is StoreError { return error }
+        if error is ConnectionLost {
+            return StoreError(.unavailable, "The database connection was lost.")
+        }
         if error is CancellationError {
             // A transaction cut off by the time limits (or by shutdown).
             return StoreError(.unavailable, "The database did not answer in time.")
@@ -285,6 +288,39 @@ private final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .relaxed) }
     func set() { value.store(true, ordering: .relaxed) }
+}
+
+/// The connection ``PostgresDatabaseStore/bounded(_:)`` leased, if any, and whether its time ran out: a
+/// connection leased after that is not used.
+private final class Lease: Sendable {
+    private enum State {
+        case waiting
+        case leased(PostgresConnection)
+        case expired
+    }
+    private let state = Mutex(State.waiting)
+
+    var isLeased: Bool {
+        state.withLock { if case .leased = $0 { true } else { false } }
+    }
+
+    /// Records `connection` as leased; `false` if the time has already run out.
+    func begin(on connection: PostgresConnection) -> Bool {
+        state.withLock { state in
+            guard case .waiting = state else { return false }
+            state = .leased(connection)
+            return true
+        }
+    }
+
+    /// Marks the time as run out; returns the connection leased, for the caller to close.
+    func expire() -> PostgresConnection? {
+        state.withLock { state in
+            defer { state = .expired }
+            if case .leased(let connection) = state { return connection }
+            return nil
+        }
+    }
 }
 
 /// An error thrown by the work done on a leased connection, told apart from a failure to lease one.
