@@ -34,6 +34,7 @@ public final class PostgresDatabaseStore: CofferDatabase {
     private let runner: Task<Void, Never>
     private let writes = GroupCommitQueue(executor: nil)
     private let writeLock = AsyncLock()
+    let watches = ConnectionWatches()
     private let logger: Logger
 
     /// The transaction-level advisory lock every write transaction holds (any constant no other application on
@@ -141,9 +142,12 @@ public final class PostgresDatabaseStore: CofferDatabase {
             group.addTask {
                 do {
                     return try await self.client.withConnection { connection in
-                        guard lease.begin(on: connection) else { throw StoreError(.unavailable, "The database did not answer in time.") }
+                        guard lease.begin(on: connection) else {
+                            throw StoreError(.unavailable, "The database did not answer in time.")
+                        }
+                        let db = GuardedPostgresDatabase(connection, watches: self.watches, logger: self.logger)
                         do {
-                            return try await operation(GuardedPostgresDatabase(connection, logger: self.logger))
+                            return try await operation(db)
                         } catch {
                             throw OperationFailed(error: error)
                         }
@@ -180,7 +184,7 @@ public final class PostgresDatabaseStore: CofferDatabase {
         let key = Self.writeLockKey + Int64(task.rawValue)
         return try await withoutActuallyEscaping(body) { body in
             try await self.client.withConnection { connection -> T? in
-                let db = GuardedPostgresDatabase(connection, logger: self.logger)
+                let db = GuardedPostgresDatabase(connection, watches: self.watches, logger: self.logger)
                 let claimed = try await db.raw("SELECT pg_try_advisory_lock(\(bind: key)) AS claimed")
                     .first(decodingColumn: "claimed", as: Bool.self)
                 guard claimed == true else { return nil }

@@ -3,6 +3,7 @@ import NIOCore
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import Synchronization
 
 /// The `SQLDatabase` the PostgreSQL store hands to its bodies: one leased connection, whose every statement ends
 /// when the connection closes, even if the driver never answers it.
@@ -14,10 +15,12 @@ import SQLKit
 /// does so at its deadlines) therefore ends every statement on it.
 struct GuardedPostgresDatabase: SQLDatabase {
     let connection: PostgresConnection
+    private let watch: ConnectionWatch
     private let database: any SQLDatabase
 
-    init(_ connection: PostgresConnection, logger: Logger) {
+    init(_ connection: PostgresConnection, watches: ConnectionWatches, logger: Logger) {
         self.connection = connection
+        self.watch = watches.watch(connection)
         self.database = connection.sql(queryLogLevel: nil, logger: logger)
     }
 
@@ -27,17 +30,91 @@ struct GuardedPostgresDatabase: SQLDatabase {
     var dialect: any SQLDialect { database.dialect }
     var queryLogLevel: Logger.Level? { nil }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+    func execute(
+        sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void
+    ) -> EventLoopFuture<Void> {
         let settled = connection.eventLoop.makePromise(of: Void.self)
-        // Both callbacks run on the connection's event loop; the second completion is ignored.
-        connection.closeFuture.whenComplete { _ in settled.fail(ConnectionLost()) }
-        database.execute(sql: query, onRow).cascade(to: settled)
+        guard let ticket = watch.track(settled) else {
+            settled.fail(ConnectionLost())
+            return settled.futureResult
+        }
+        let watch = self.watch
+        // A second completion (the close came first) is ignored.
+        database.execute(sql: query, onRow).whenComplete { result in
+            watch.untrack(ticket)
+            settled.completeWith(result)
+        }
         return settled.futureResult
     }
 
     /// Runs one statement with no parameters and no result rows (`BEGIN`, `COMMIT`, a lock).
     func run(_ sql: String) async throws {
         try await execute(sql: SQLRaw(sql)) { _ in }
+    }
+}
+
+/// One ``ConnectionWatch`` per open connection of a pool, each dropped when its connection closes.
+final class ConnectionWatches: Sendable {
+    private let watches = Mutex([Int: ConnectionWatch]())
+
+    /// The connections watched, and the statements in flight on them.
+    var counts: (connections: Int, inFlight: Int) {
+        let watches = self.watches.withLock { Array($0.values) }
+        return (watches.count, watches.reduce(0) { $0 + $1.inFlightCount })
+    }
+
+    /// The watch of `connection`, made (and tied to its close) the first time it is asked for.
+    func watch(_ connection: PostgresConnection) -> ConnectionWatch {
+        let id = connection.id
+        let (watch, isNew) = watches.withLock { watches -> (ConnectionWatch, Bool) in
+            if let watch = watches[id] { return (watch, false) }
+            let watch = ConnectionWatch()
+            watches[id] = watch
+            return (watch, true)
+        }
+        if isNew {
+            connection.closeFuture.whenComplete { _ in
+                watch.closed()
+                self.watches.withLock { _ = $0.removeValue(forKey: id) }
+            }
+        }
+        return watch
+    }
+}
+
+/// The statements in flight on one connection, failed with ``ConnectionLost`` when it closes. One registration on
+/// the connection's close, however many statements it runs.
+final class ConnectionWatch: Sendable {
+    private struct State {
+        var next = 0
+        var inFlight: [Int: EventLoopPromise<Void>] = [:]
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    /// Tracks `promise` until ``untrack(_:)``; `nil` (not tracked) when the connection has already closed.
+    func track(_ promise: EventLoopPromise<Void>) -> Int? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.next += 1
+            state.inFlight[state.next] = promise
+            return state.next
+        }
+    }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+
+    func untrack(_ ticket: Int) {
+        state.withLock { _ = $0.inFlight.removeValue(forKey: ticket) }
+    }
+
+    func closed() {
+        let inFlight = state.withLock { state -> [EventLoopPromise<Void>] in
+            state.closed = true
+            defer { state.inFlight.removeAll() }
+            return Array(state.inFlight.values)
+        }
+        for promise in inFlight { promise.fail(ConnectionLost()) }
     }
 }
 
