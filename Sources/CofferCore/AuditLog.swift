@@ -37,7 +37,9 @@ public struct AuditEvent: Sendable {
 ///   records breaks the chain, and someone who can write the database but does not hold the master key cannot
 ///   re-forge it.
 /// - `appendDurably` returns only after the record is committed durably; concurrent callers share one commit
-///   (group commit), so auditing reads does not cost one fsync per read.
+///   (group commit), so auditing reads does not cost one fsync per read. Their records ride in the store's own
+///   write groups: one queued write appends every record waiting when it runs, so a record waits for at most the
+///   group in flight and the next, as any other write does.
 /// - `append(_:on:)` writes inside the caller's transaction, so a change and its record commit together.
 public final class AuditLog: Sendable {
     let database: any CofferDatabase
@@ -49,8 +51,9 @@ public final class AuditLog: Sendable {
     private let records = AuditRepository()
 
     private struct Batch {
-        var events: [(AuditEvent, CheckedContinuation<Void, any Error>)] = []
-        var flushing = false
+        var events: [(AuditEvent, AuditWaiter)] = []
+        /// A write that will append the waiting events is queued and has not run yet.
+        var riderQueued = false
     }
 
     /// `false` when `ENABLE_SECRET_AUDIT_LOGGING=false`: nothing is recorded (the server warns loudly at start).
@@ -108,40 +111,43 @@ public final class AuditLog: Sendable {
     /// - Throws: `audit_unavailable` if the commit failed; the caller must then not release the value.
     func appendDurably(_ event: AuditEvent) async throws {
         guard isEnabled else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let startFlusher = pending.withLock { batch -> Bool in
-                batch.events.append((event, continuation))
-                if batch.flushing { return false }
-                batch.flushing = true
-                return true
-            }
-            if startFlusher {
-                // On the store's writer thread, if it has one: the flusher mostly waits for commits, and each
-                // time one ends it must resume and release the waiting reads at once, not after the queued
-                // request tasks.
-                Task(executorPreference: database.writeExecutor) { await self.flush() }
-            }
+        let waiter = AuditWaiter()
+        let queueRider = pending.withLock { batch -> Bool in
+            batch.events.append((event, waiter))
+            if batch.riderQueued { return false }
+            batch.riderQueued = true
+            return true
         }
+        // The caller that finds no write queued queues one, from its own task (a task started for it could wait
+        // behind the writer's work before it even queued the write).
+        if queueRider { await ride() }
+        try await waiter.wait()
     }
 
-    private func flush() async {
-        while true {
-            let batch = pending.withLock { batch -> [(AuditEvent, CheckedContinuation<Void, any Error>)] in
-                let events = batch.events
-                batch.events.removeAll(keepingCapacity: true)
-                if events.isEmpty { batch.flushing = false }
-                return events
+    /// One write that appends every event waiting when its body runs, then settles their waiters.
+    private func ride() async {
+        let taken = TakenEvents()
+        do {
+            try await database.write { db in
+                let events = self.pending.withLock { batch -> [(AuditEvent, AuditWaiter)] in
+                    batch.riderQueued = false
+                    defer { batch.events.removeAll(keepingCapacity: true) }
+                    return batch.events
+                }
+                taken.events = events
+                try await self.append(events.map(\.0), on: db)
             }
-            if batch.isEmpty { return }
-            do {
-                let events = batch.map(\.0)
-                try await database.write { db in try await self.append(events, on: db) }
-                committed(events)
-                for (_, continuation) in batch { continuation.resume() }
-            } catch {
-                let failure = Self.unwritten(error, "the request was refused")
-                for (_, continuation) in batch { continuation.resume(throwing: failure) }
+            committed(taken.events.map(\.0))
+            for (_, waiter) in taken.events { waiter.settle(nil) }
+        } catch {
+            let failure = Self.unwritten(error, "the request was refused")
+            // A write that failed before its body ran took nothing: every waiting event was counting on it.
+            let events = taken.ran ? taken.events : pending.withLock { batch -> [(AuditEvent, AuditWaiter)] in
+                batch.riderQueued = false
+                defer { batch.events.removeAll(keepingCapacity: true) }
+                return batch.events
             }
+            for (_, waiter) in events { waiter.settle(failure) }
         }
     }
 
@@ -296,5 +302,46 @@ extension AuditLog {
             return AuditVerification(checked: records.count, firstBadSequence: lastSeq)
         }
         return AuditVerification(checked: records.count, firstBadSequence: nil)
+    }
+}
+
+/// The events one rider's body took. Written by the body on the writer, read by the rider after its write has
+/// returned: never at the same time.
+private final class TakenEvents: @unchecked Sendable {
+    var events: [(AuditEvent, AuditWaiter)] = [] {
+        didSet { ran = true }
+    }
+    private(set) var ran = false
+}
+
+/// Where one `appendDurably` caller waits for its record's commit: settled once, waited on once.
+private final class AuditWaiter: Sendable {
+    private struct State {
+        var failure: CofferError??
+        var continuation: CheckedContinuation<Void, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func settle(_ failure: CofferError?) {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.failure = .some(failure)
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        if let continuation { resume(continuation, failure) }
+    }
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let settled = state.withLock { state -> CofferError?? in
+                if state.failure == nil { state.continuation = continuation }
+                return state.failure
+            }
+            if let settled { resume(continuation, settled) }
+        }
+    }
+
+    private func resume(_ continuation: CheckedContinuation<Void, any Error>, _ failure: CofferError?) {
+        if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
     }
 }
