@@ -129,25 +129,26 @@ public final class AuditLog: Sendable {
         let taken = TakenEvents()
         do {
             try await database.write { db in
-                let events = self.pending.withLock { batch -> [(AuditEvent, AuditWaiter)] in
-                    batch.riderQueued = false
-                    defer { batch.events.removeAll(keepingCapacity: true) }
-                    return batch.events
-                }
+                let events = self.takeWaiting()
                 taken.events = events
                 try await self.append(events.map(\.0), on: db)
             }
-            committed(taken.events.map(\.0))
-            for (_, waiter) in taken.events { waiter.settle(nil) }
+            let events = taken.events ?? []
+            committed(events.map(\.0))
+            for (_, waiter) in events { waiter.settle(nil) }
         } catch {
             let failure = Self.unwritten(error, "the request was refused")
             // A write that failed before its body ran took nothing: every waiting event was counting on it.
-            let events = taken.ran ? taken.events : pending.withLock { batch -> [(AuditEvent, AuditWaiter)] in
-                batch.riderQueued = false
-                defer { batch.events.removeAll(keepingCapacity: true) }
-                return batch.events
-            }
-            for (_, waiter) in events { waiter.settle(failure) }
+            for (_, waiter) in taken.events ?? takeWaiting() { waiter.settle(failure) }
+        }
+    }
+
+    /// Every event waiting, removed from the batch; the next event to arrive queues a new write.
+    private func takeWaiting() -> [(AuditEvent, AuditWaiter)] {
+        pending.withLock { batch in
+            batch.riderQueued = false
+            defer { batch.events.removeAll(keepingCapacity: true) }
+            return batch.events
         }
     }
 
@@ -305,13 +306,10 @@ extension AuditLog {
     }
 }
 
-/// The events one rider's body took. Written by the body on the writer, read by the rider after its write has
-/// returned: never at the same time.
+/// The events one rider's body took, `nil` until (unless) the body ran. Written by the body on the writer, read by
+/// the rider after its write has returned: never at the same time.
 private final class TakenEvents: @unchecked Sendable {
-    var events: [(AuditEvent, AuditWaiter)] = [] {
-        didSet { ran = true }
-    }
-    private(set) var ran = false
+    var events: [(AuditEvent, AuditWaiter)]?
 }
 
 /// Where one `appendDurably` caller waits for its record's commit: settled once, waited on once.
