@@ -110,16 +110,23 @@ public final class PostgresDatabaseStore: CofferDatabase {
             let started = Flag()
             do {
                 try await bounded { db in
+                    // Before the bodies run, a dead connection fails only this closure, and `bounded` leases another.
+                    try await db.run("BEGIN")
+                    do {
+                        try await db.run("SELECT pg_advisory_xact_lock(\(Self.writeLockKey))")
+                    } catch {
+                        try? await db.run("ROLLBACK")
+                        throw error
+                    }
                     started.set()
-                    await GroupCommitQueue.runGroup(
-                        group, on: db, begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"],
-                        translate: Self.translate
-                    ) { sql in try await db.run(sql) }
+                    await GroupCommitQueue.runGroup(group, on: db, begin: [], translate: Self.translate) { sql in
+                        try await db.run(sql)
+                    }
                 }
             } catch {
-                // No connection within the time allowed: the group never started, and fails as a whole, with the
-                // writes queued behind it (so that none waits more than once). A group that started has been
-                // finished by `runGroup`, whatever ended it.
+                // No connection, or no transaction, within the time allowed: the group never started, and fails as
+                // a whole, with the writes queued behind it (so that none waits more than once). A group that
+                // started has been finished by `runGroup`, whatever ended it.
                 if !started.isSet {
                     GroupCommitQueue.fail(group, with: Self.translate(error))
                     writes.failWaiting(with: Self.translate(error))
@@ -131,7 +138,12 @@ public final class PostgresDatabaseStore: CofferDatabase {
     /// Runs `operation` on a leased connection. Fails with `store_unavailable` when no connection comes within
     /// ``timeout`` (the lease is cancelled), or when the work on it takes longer than ``transactionTimeout``: then
     /// the connection is closed, which ends the statement in flight (``GuardedPostgresDatabase``) and so the
-    /// operation, and returns only once the operation has ended. A connection the server closes ends it the same way.
+    /// operation, and returns only once the operation has ended. A connection the server closes ends it the same way;
+    /// but one found dead before it answered anything (``GuardedPostgresDatabase/diedBeforeAnswering(_:)``) is
+    /// replaced by another lease, up to ``leaseAttempts`` in all, within the same time limits.
+    /// How many connections one operation may lease when each is found dead before answering.
+    static let leaseAttempts = 3
+
     private func bounded<T: Sendable>(
         _ operation: @escaping @Sendable (GuardedPostgresDatabase) async throws -> T
     ) async throws -> T {
@@ -140,25 +152,33 @@ public final class PostgresDatabaseStore: CofferDatabase {
         let lease = Lease()
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                do {
-                    return try await self.client.withConnection { connection in
-                        guard lease.begin(on: connection) else {
-                            throw StoreError(.unavailable, "The database did not answer in time.")
+                var attempt = 1
+                while true {
+                    do {
+                        return try await self.client.withConnection { connection in
+                            guard lease.begin(on: connection) else {
+                                throw StoreError(.unavailable, "The database did not answer in time.")
+                            }
+                            let db = GuardedPostgresDatabase(connection, watches: self.watches, logger: self.logger)
+                            do {
+                                return try await operation(db)
+                            } catch {
+                                if db.diedBeforeAnswering(error), attempt < Self.leaseAttempts, lease.end() {
+                                    throw DeadConnection()
+                                }
+                                throw OperationFailed(error: error)
+                            }
                         }
-                        let db = GuardedPostgresDatabase(connection, watches: self.watches, logger: self.logger)
-                        do {
-                            return try await operation(db)
-                        } catch {
-                            throw OperationFailed(error: error)
-                        }
+                    } catch is DeadConnection {
+                        attempt += 1
+                    } catch let failed as OperationFailed {
+                        throw failed.error
+                    } catch let error as StoreError {
+                        throw error
+                    } catch {
+                        // No connection: the pool is closed, or the database cannot be reached.
+                        throw StoreError(.unavailable, "No database connection (\(Self.translate(error))).")
                     }
-                } catch let failed as OperationFailed {
-                    throw failed.error
-                } catch let error as StoreError {
-                    throw error
-                } catch {
-                    // No connection: the pool is closed, or the database cannot be reached.
-                    throw StoreError(.unavailable, "No database connection (\(Self.translate(error))).")
                 }
             }
             group.addTask {
@@ -287,13 +307,6 @@ extension PostgresDatabaseStore {
     }
 }
 
-/// A flag one task sets and another reads.
-private final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .relaxed) }
-    func set() { value.store(true, ordering: .relaxed) }
-}
-
 /// The connection ``PostgresDatabaseStore/bounded(_:)`` leased, if any, and whether its time ran out: a
 /// connection leased after that is not used.
 private final class Lease: Sendable {
@@ -317,6 +330,16 @@ private final class Lease: Sendable {
         }
     }
 
+    /// Gives the leased connection up so that another may be leased in the same time; `false` if the time has
+    /// already run out.
+    func end() -> Bool {
+        state.withLock { state in
+            guard case .leased = state else { return false }
+            state = .waiting
+            return true
+        }
+    }
+
     /// Marks the time as run out; returns the connection leased, for the caller to close.
     func expire() -> PostgresConnection? {
         state.withLock { state in
@@ -326,6 +349,9 @@ private final class Lease: Sendable {
         }
     }
 }
+
+/// The leased connection was dead before the work on it got an answer: lease another.
+private struct DeadConnection: Error {}
 
 /// An error thrown by the work done on a leased connection, told apart from a failure to lease one.
 private struct OperationFailed: Error {

@@ -17,6 +17,7 @@ struct GuardedPostgresDatabase: SQLDatabase {
     let connection: PostgresConnection
     private let watch: ConnectionWatch
     private let database: any SQLDatabase
+    private let answered = Flag()
 
     init(_ connection: PostgresConnection, watches: ConnectionWatches, logger: Logger) {
         self.connection = connection
@@ -40,17 +41,38 @@ struct GuardedPostgresDatabase: SQLDatabase {
         }
         let watch = self.watch
         // A second completion (the close came first) is ignored.
+        let answered = self.answered
         database.execute(sql: query, onRow).whenComplete { result in
             watch.untrack(ticket)
+            if case .success = result { answered.set() }
             settled.completeWith(result)
         }
         return settled.futureResult
+    }
+
+    /// Whether `error`, thrown by work on this connection, says only that the connection was already dead when
+    /// the work began: it closed before any statement of it was answered, so nothing it sent took effect (a
+    /// transaction that never reached `COMMIT` is rolled back with its session), and the work may be run again on
+    /// another connection. The pool can hand out a connection whose server side has ended a moment before its
+    /// close is seen.
+    func diedBeforeAnswering(_ error: any Error) -> Bool {
+        guard !answered.isSet else { return false }
+        if error is ConnectionLost || connection.isClosed { return true }
+        guard let psql = error as? PSQLError else { return false }
+        return [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(psql.code)
     }
 
     /// Runs one statement with no parameters and no result rows (`BEGIN`, `COMMIT`, a lock).
     func run(_ sql: String) async throws {
         try await execute(sql: SQLRaw(sql)) { _ in }
     }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
 }
 
 /// One ``ConnectionWatch`` per open connection of a pool, each dropped when its connection closes.
