@@ -51,8 +51,9 @@ struct PostgresStoreTests {
             try await db.exec("INSERT INTO coffer_meta (key, value) VALUES (\(bind: c), \(bind: Data([3])))")
         }
         let keys = try await store.read { db in
-            try await db.raw("SELECT key FROM coffer_meta WHERE key IN (\(bind: a), \(bind: b), \(bind: c)) ORDER BY key")
-                .all(decodingColumn: "key", as: String.self)
+            try await db.raw(
+                "SELECT key FROM coffer_meta WHERE key IN (\(bind: a), \(bind: b), \(bind: c)) ORDER BY key"
+            ).all(decodingColumn: "key", as: String.self)
         }
         #expect(keys == [c], "round \(round)")
     }
