@@ -67,7 +67,10 @@ struct PostgresStoreTests {
             let attempts = Mutex(0)
             // The body's own connection dies on the first attempt, before its statement is answered.
             let one = try await store.read { db in
-                let attempt = attempts.withLock { $0 += 1; return $0 }
+                let attempt = attempts.withLock { count in
+                    count += 1
+                    return count
+                }
                 if attempt == 1, let guarded = db as? GuardedPostgresDatabase { try await guarded.connection.close() }
                 return try await db.raw("SELECT 1 AS one").first(decodingColumn: "one", as: Int.self)
             }
