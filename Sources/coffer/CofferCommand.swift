@@ -8,6 +8,8 @@ import CofferStore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -38,6 +40,12 @@ struct CofferCommand: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            if command is ServerCommand {
+                // The server's tasks run on NIO's event loop threads, where its connections' I/O already runs,
+                // instead of hopping to Swift's own pool and back on every await that touches a connection. Its
+                // blocking work (bcrypt, WAL checkpoints, SQLite writes) runs on threads of its own.
+                NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
