@@ -208,8 +208,9 @@ struct SQLiteHandleTests {
         try await withTemporaryDirectory { dir in
             let store = try await openStore(dir)
             let blob = Data((0..<4_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-            // About 1,000 pages in one commit, then a few more commits past the threshold.
-            for n in 0..<4 {
+            // About 1,000 pages in each commit, until the log is past the threshold.
+            let commits = WALCheckpointer.threshold / 1_000 + 2
+            for n in 0..<commits {
                 try await store.write { db in
                     try await db.exec("INSERT INTO coffer_meta (key, value) VALUES (\(bind: "big\(n)"), \(bind: blob))")
                 }
@@ -223,7 +224,7 @@ struct SQLiteHandleTests {
             #expect((file[.size] as? Int ?? 0) > 4_000_000, "the checkpoint copied the log into the file")
             await store.close()
             let reopened = try await openStore(dir)
-            for n in 0..<4 {
+            for n in 0..<commits {
                 let value = try await reopened.read { db in
                     try await db.raw("SELECT value FROM coffer_meta WHERE key = \(bind: "big\(n)")")
                         .first(decodingColumn: "value", as: Data.self)
