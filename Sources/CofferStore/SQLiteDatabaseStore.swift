@@ -37,8 +37,11 @@ public final class SQLiteDatabaseStore: CofferDatabase {
     var checkpoints: Int { checkpointer.completed.load(ordering: .relaxed) }
     /// Transactions committed for `write`s (the tests check that concurrent writes share them).
     let groupTransactions = Atomic<Int>(0)
-    /// Idle read connections kept open; more are opened while reads overlap, and closed when they end.
-    static let idleReaders = 8
+    /// Idle read connections kept open; more are opened while reads overlap, and closed when they end. A read
+    /// holds its connection across its awaits, so the HTTP connections of a busy server overlap about as many
+    /// reads: below that, every read past the limit opened a connection and parsed the schema again. An idle
+    /// connection keeps little memory under writes, since a write elsewhere empties its page cache.
+    static let idleReaders = 32
     private let logger: Logger
 
     /// Pragmas for every connection. LIKE compares case-sensitively, as on PostgreSQL (tag filters are exact).
