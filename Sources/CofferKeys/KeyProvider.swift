@@ -64,12 +64,44 @@ public struct LocalKeyProvider: KeyProvider {
     }
 }
 
-/// The pause before a remote key provider's retry: full jitter over an exponential cap (100 ms, 200 ms, 400 ms …,
-/// at most 2 s), so that many instances retrying at once spread out.
+/// What one attempt of a remote key provider's call came to.
+public enum ProviderAttempt<Value> {
+    /// The call's answer.
+    case done(Value)
+    /// A failure worth another attempt (no answer, throttling, a server error); reported if none is left.
+    case retry(KeyError)
+    /// A failure another attempt would repeat (refused credentials, a wrong key); reported at once.
+    case fail(KeyError)
+}
+
+/// The attempts of one remote key-provider call (KMS, Vault): at most `attempts`, with a jittered pause before
+/// each retry (full jitter over an exponential cap: 100 ms, 200 ms, 400 ms …, at most 2 s, so that many instances
+/// retrying at once spread out), and all of them within one deadline, `timeout` after the call began: each
+/// attempt is given only the time left, so a provider that refuses or hangs costs a caller `timeout`, not
+/// `attempts` times it.
 public enum ProviderBackoff {
-    public static func pause(beforeAttempt attempt: Int) async {
-        guard attempt > 0 else { return }
-        let cap = min(2_000, 100 << min(attempt - 1, 5))
-        try? await Task.sleep(for: .milliseconds(Int.random(in: 0...cap)))
+    public static func call<Value>(
+        attempts: Int, within timeout: Duration, unanswered: KeyError,
+        _ attempt: (_ timeLeft: Duration) async -> ProviderAttempt<Value>
+    ) async throws(KeyError) -> Value {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var lastError = unanswered
+        for number in 0..<max(1, attempts) {
+            if number > 0 {
+                let cap = Duration.milliseconds(min(2_000, 100 << min(number - 1, 5)))
+                let pause = cap * Double.random(in: 0...1)
+                guard clock.now + pause < deadline else { break }
+                try? await Task.sleep(for: pause)
+            }
+            let left = deadline - clock.now
+            guard left > .zero else { break }
+            switch await attempt(left) {
+            case .done(let value): return value
+            case .retry(let error): lastError = error
+            case .fail(let error): throw error
+            }
+        }
+        throw lastError
     }
 }

@@ -16,9 +16,10 @@ public struct KMSConfiguration: Sendable {
     /// VPC endpoint).
     public var endpoint: URL
     public var credentials: AWSCredentials
-    /// Bounds each HTTP exchange.
+    /// Bounds each call, its retries included.
     public var timeout: Duration = .seconds(5)
-    /// Attempts per call (throttling, 5xx and connection failures are retried with jittered backoff).
+    /// Attempts per call within ``timeout`` (throttling, 5xx and connection failures are retried with jittered
+    /// backoff).
     public var attempts = 4
 
     public init(keyID: String, region: String, endpoint: URL, credentials: AWSCredentials) {
@@ -105,7 +106,8 @@ public struct KMSKeyProvider: KeyProvider {
         return metadata["Enabled"] as? Bool ?? false
     }
 
-    /// One KMS API call (JSON 1.1 protocol), retried on throttling, 5xx and connection failures.
+    /// One KMS API call (JSON 1.1 protocol), retried on throttling, 5xx and connection failures, all within the
+    /// configured timeout (``ProviderBackoff``).
     func call(_ operation: String, _ body: [String: Any]) async throws(KeyError) -> [String: Any] {
         let payload: [UInt8]
         do {
@@ -113,25 +115,15 @@ public struct KMSKeyProvider: KeyProvider {
         } catch {
             throw KeyError(.providerUnavailable, "The AWS KMS request could not be encoded.")
         }
-        var lastError = KeyError(.providerUnavailable, "AWS KMS did not answer.")
-        for attempt in 0..<max(1, configuration.attempts) {
-            await ProviderBackoff.pause(beforeAttempt: attempt)
-            switch await exchange(operation, payload) {
-            case .success(let reply): return reply
-            case .retry(let error): lastError = error
-            case .fail(let error): throw error
-            }
+        return try await ProviderBackoff.call(
+            attempts: configuration.attempts, within: configuration.timeout,
+            unanswered: KeyError(.providerUnavailable, "AWS KMS did not answer.")
+        ) { timeLeft in
+            await exchange(operation, payload, timeout: timeLeft)
         }
-        throw lastError
     }
 
-    enum Outcome {
-        case success([String: Any])
-        case retry(KeyError)
-        case fail(KeyError)
-    }
-
-    private func exchange(_ operation: String, _ payload: [UInt8]) async -> Outcome {
+    private func exchange(_ operation: String, _ payload: [UInt8], timeout: Duration) async -> ProviderAttempt<[String: Any]> {
         let endpoint = configuration.endpoint
         let host = endpoint.port.map { "\(endpoint.host!):\($0)" } ?? endpoint.host!
         let target = "TrentService.\(operation)"
@@ -148,14 +140,14 @@ public struct KMSKeyProvider: KeyProvider {
         let status: UInt
         let body: ByteBuffer
         do {
-            let response = try await client.execute(request, timeout: .init(configuration.timeout))
+            let response = try await client.execute(request, timeout: .init(timeout))
             status = response.status.code
             body = try await response.body.collect(upTo: 1 << 20)
         } catch {
             return .retry(KeyError(.providerUnavailable, "AWS KMS at \(host) could not be reached or did not answer in time."))
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
-        if status == 200, let object { return .success(object) }
+        if status == 200, let object { return .done(object) }
         let type = Self.errorType(object: object, text: String(buffer: body))
         switch type {
         case "ThrottlingException", "RequestLimitExceeded", "Throttling", "KMSInternalException", "DependencyTimeoutException":

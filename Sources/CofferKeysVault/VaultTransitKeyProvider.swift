@@ -16,7 +16,9 @@ public struct VaultTransitConfiguration: Sendable {
     public var key: String
     /// A PEM file of CA certificates to trust instead of the system's.
     public var caCertificate: String?
+    /// Bounds each call, its retries included.
     public var timeout: Duration = .seconds(5)
+    /// Attempts per call within ``timeout`` (5xx, 429 and connection failures are retried with jittered backoff).
     public var attempts = 4
 
     public init(address: URL, token: String, namespace: String? = nil, mount: String = "transit", key: String = "coffer") {
@@ -113,47 +115,55 @@ public final class VaultTransitKeyProvider: KeyProvider, CustomStringConvertible
     }
 
     public func checkHealth() async -> Bool {
-        (try? await request(.GET, "keys/\(configuration.key)", body: nil)).map { $0.status == 200 } ?? false
+        (try? await request(.GET, "keys/\(configuration.key)", body: nil, timeout: configuration.timeout)).map { $0.status == 200 } ?? false
     }
 
-    /// One transit operation, retried on 5xx, 429 and connection failures with jittered backoff.
+    /// One transit operation, retried on 5xx, 429 and connection failures with jittered backoff, all within the
+    /// configured timeout (``ProviderBackoff``).
     private func call(_ operation: String, _ body: [String: String]) async throws(KeyError) -> [String: Any] {
-        var lastError = KeyError(.providerUnavailable, "Vault did not answer.")
-        for attempt in 0..<max(1, configuration.attempts) {
-            await ProviderBackoff.pause(beforeAttempt: attempt)
-            let reply: (status: UInt, object: [String: Any]?)
-            do {
-                reply = try await request(.POST, "\(operation)/\(configuration.key)", body: body)
-            } catch {
-                lastError = KeyError(
-                    .providerUnavailable, "Vault at \(configuration.address.host ?? "?") could not be reached or did not answer in time.")
-                continue
-            }
-            let errors = (reply.object?["errors"] as? [String])?.joined(separator: "; ") ?? ""
-            switch reply.status {
-            case 200:
-                guard let data = reply.object?["data"] as? [String: Any] else {
-                    throw KeyError(.providerUnavailable, "Vault answered \(operation) without data.")
-                }
-                return data
-            case 429, 500...599:
-                lastError = KeyError(.providerUnavailable, "Vault is failing or sealed (HTTP \(reply.status)); retry later.")
-            case 403:
-                throw KeyError(.providerUnavailable, "Vault refused the token for transit \(operation) (permission denied).")
-            case 400 where operation == "decrypt" && !errors.contains("key not found"):
-                throw KeyError(.unwrapFailed, "Vault refused to decrypt a wrapped key: it was not made by this key with this context.")
-            default:
-                throw KeyError(
-                    .providerUnavailable,
-                    "Vault refused transit \(operation) with key \(configuration.key) (HTTP \(reply.status))"
-                        + (errors.isEmpty ? "." : ": \(errors.prefix(200))."))
-            }
+        try await ProviderBackoff.call(
+            attempts: configuration.attempts, within: configuration.timeout,
+            unanswered: KeyError(.providerUnavailable, "Vault did not answer.")
+        ) { timeLeft in
+            await attempt(operation, body, timeout: timeLeft)
         }
-        throw lastError
+    }
+
+    private func attempt(
+        _ operation: String, _ body: [String: String], timeout: Duration
+    ) async -> ProviderAttempt<[String: Any]> {
+        let reply: (status: UInt, object: [String: Any]?)
+        do {
+            reply = try await request(.POST, "\(operation)/\(configuration.key)", body: body, timeout: timeout)
+        } catch {
+            return .retry(KeyError(
+                .providerUnavailable,
+                "Vault at \(configuration.address.host ?? "?") could not be reached or did not answer in time."))
+        }
+        let errors = (reply.object?["errors"] as? [String])?.joined(separator: "; ") ?? ""
+        switch reply.status {
+        case 200:
+            guard let data = reply.object?["data"] as? [String: Any] else {
+                return .fail(KeyError(.providerUnavailable, "Vault answered \(operation) without data."))
+            }
+            return .done(data)
+        case 429, 500...599:
+            return .retry(KeyError(.providerUnavailable, "Vault is failing or sealed (HTTP \(reply.status)); retry later."))
+        case 403:
+            return .fail(KeyError(.providerUnavailable, "Vault refused the token for transit \(operation) (permission denied)."))
+        case 400 where operation == "decrypt" && !errors.contains("key not found"):
+            return .fail(KeyError(
+                .unwrapFailed, "Vault refused to decrypt a wrapped key: it was not made by this key with this context."))
+        default:
+            return .fail(KeyError(
+                .providerUnavailable,
+                "Vault refused transit \(operation) with key \(configuration.key) (HTTP \(reply.status))"
+                    + (errors.isEmpty ? "." : ": \(errors.prefix(200)).")))
+        }
     }
 
     private func request(
-        _ method: HTTPMethod, _ path: String, body: [String: String]?
+        _ method: HTTPMethod, _ path: String, body: [String: String]?, timeout: Duration
     ) async throws -> (status: UInt, object: [String: Any]?) {
         var url = configuration.address.absoluteString
         if url.hasSuffix("/") { url.removeLast() }
@@ -166,7 +176,7 @@ public final class VaultTransitKeyProvider: KeyProvider, CustomStringConvertible
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        let response = try await client.execute(request, timeout: .init(configuration.timeout))
+        let response = try await client.execute(request, timeout: .init(timeout))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any])
     }

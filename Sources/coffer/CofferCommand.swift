@@ -95,7 +95,7 @@ struct ServerCommand: AsyncParsableCommand {
               VAULT_ADDR (or VAULT_URL), VAULT_TOKEN,        vault: a Vault/OpenBao transit engine; transit mount
                 VAULT_NAMESPACE, VAULT_TRANSIT_MOUNT,          (transit) and key (coffer); CA file for TLS
                 VAULT_TRANSIT_KEY, VAULT_CACERT
-              COFFER_KEY_PROVIDER_TIMEOUT_SECONDS (5)        bounds each KMS or Vault exchange
+              COFFER_KEY_PROVIDER_TIMEOUT_SECONDS (5)        bounds each KMS or Vault call, retries included
               JWT_SECRET_KEY                                 token signing secret; otherwise <data>/jwt.secret
               ENVIRONMENT=production                         refuse to start without explicit keys
               JWT_EXPIRE_MINUTES (15) or JWT_ACCESS_TOKEN_EXPIRES (seconds), COFFER_ALLOW_SIGNUP (false),

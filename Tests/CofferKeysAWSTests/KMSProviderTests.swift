@@ -2,6 +2,9 @@ import CofferKeys
 import CofferTestSupport
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 @testable import CofferKeysAWS
@@ -52,5 +55,67 @@ struct KMSProviderTests {
         } throws: { ($0 as? KeyError)?.code == .providerUnavailable }
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(await !kms.checkHealth())
+    }
+
+    @Test(
+        "a KMS that refuses connections or never answers costs one timeout in all, however many attempts are allowed",
+        .timeLimit(.minutes(1)))
+    func oneDeadlinePerCall() async throws {
+        // A listener that never accepts: connections complete in the kernel's backlog and are never answered.
+        let silent = try LoopbackListener()
+        defer { silent.close() }
+        // A port nothing listens on: connections are refused.
+        let refusedPort = try LoopbackListener().closedPort()
+        for (what, port) in [("silent", silent.port), ("refused", refusedPort)] {
+            var configuration = try KMSConfiguration.from(environment: [
+                "AWS_KMS_KEY_ID": "alias/coffer", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "not-a-real-secret", "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:\(port)",
+            ])
+            configuration.timeout = .seconds(1)
+            configuration.attempts = 10
+            let kms = KMSKeyProvider(configuration)
+            let started = ContinuousClock.now
+            await #expect {
+                try await kms.wrap(SymmetricKey(size: .bits256), context: "coffer:dek:ws1:1")
+            } throws: { ($0 as? KeyError)?.code == .providerUnavailable }
+            let took = ContinuousClock.now - started
+            // Ten attempts of a second each, with their pauses, took over ten seconds before.
+            #expect(took < .seconds(3), "\(what): \(took)")
+        }
+    }
+}
+
+/// A TCP socket listening on 127.0.0.1 at a port of the kernel's choosing, that never accepts.
+private final class LoopbackListener: Sendable {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(descriptor, address, length) == 0 && listen(descriptor, 64) == 0
+                    && getsockname(descriptor, address, &length) == 0
+            }
+        }
+        guard descriptor >= 0, bound else {
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { Glibc.close(descriptor) }
+
+    /// Closes the listener and returns its port, which then refuses connections.
+    func closedPort() -> Int {
+        close()
+        return port
     }
 }
