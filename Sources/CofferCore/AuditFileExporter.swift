@@ -42,9 +42,14 @@ public final class AuditFileExporter: Service, Sendable {
         _ = try? await exportPending()
     }
 
-    /// Appends every committed record not yet in the file (at most 1000 per call); returns how many.
+    /// Appends every committed record not yet in the file (at most 1000 per call); returns how many. The file's
+    /// reads, writes and `fsync` run on a thread of their own (``BlockingWork``).
     @discardableResult
     public func exportPending() async throws -> Int {
+        try await BlockingWork.run { try await self.exportPendingHere() }
+    }
+
+    private func exportPendingHere() async throws -> Int {
         let last = try lastExportedSequence()
         let records = try await database.read { try await AuditRepository().after(last, limit: 1000, on: $0) }
         guard !records.isEmpty else { return 0 }

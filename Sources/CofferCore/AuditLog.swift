@@ -255,8 +255,13 @@ public struct AuditVerification: Sendable {
 
 extension AuditLog {
     /// Recomputes the chain from the first record: an edited, deleted, inserted or reordered record is reported
-    /// as the first bad sequence number.
+    /// as the first bad sequence number. It reads and authenticates every record, on a thread of its own
+    /// (``BlockingWork``).
     public func verify() async throws -> AuditVerification {
+        try await BlockingWork.run { try await self.verifyHere() }
+    }
+
+    private func verifyHere() async throws -> AuditVerification {
         // The head first, then the records: records appended meanwhile (by a live server, or another instance)
         // come after the head read here. They are checked as links of the chain, and the head must match the
         // record it names, whether or not the statements share one snapshot.

@@ -29,6 +29,9 @@ extension SecretService {
                 continue
             }
             do {
+                // Once the key provider has failed to answer, the rest fail the same way without asking it again:
+                // each call may take the provider's whole timeout.
+                if let failure, failure.code == .keyProviderUnavailable { throw failure }
                 let value = try await database.read { db in
                     try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
                 }

@@ -89,6 +89,7 @@ public enum ProviderBackoff {
         var lastError = unanswered
         for number in 0..<max(1, attempts) {
             if number > 0 {
+                guard !Task.isCancelled else { break }
                 let cap = Duration.milliseconds(min(2_000, 100 << min(number - 1, 5)))
                 let pause = cap * Double.random(in: 0...1)
                 guard clock.now + pause < deadline else { break }
@@ -104,4 +105,25 @@ public enum ProviderBackoff {
         }
         throw lastError
     }
+
+    /// Runs `exchange` (a request and the reading of its whole answer) for at most `time`: then it is cancelled,
+    /// and ``ExchangeTimedOut`` thrown once it has ended. An HTTP client's own timeout may stop at the response's
+    /// head, leaving a body that trickles or stalls unbounded.
+    public static func within<T: Sendable>(
+        _ time: Duration, _ exchange: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await exchange() }
+            group.addTask {
+                try await Task.sleep(for: time)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw ExchangeTimedOut() }
+            return value
+        }
+    }
 }
+
+/// A key provider's exchange did not end within the time left to its call.
+public struct ExchangeTimedOut: Error {}

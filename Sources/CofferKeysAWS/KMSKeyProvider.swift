@@ -140,9 +140,10 @@ public struct KMSKeyProvider: KeyProvider {
         let status: UInt
         let body: ByteBuffer
         do {
-            let response = try await client.execute(request, timeout: .init(timeout))
-            status = response.status.code
-            body = try await response.body.collect(upTo: 1 << 20)
+            (status, body) = try await ProviderBackoff.within(timeout) { [client, request] in
+                let response = try await client.execute(request, timeout: .init(timeout))
+                return (response.status.code, try await response.body.collect(upTo: 1 << 20))
+            }
         } catch {
             return .retry(KeyError(.providerUnavailable, "AWS KMS at \(host) could not be reached or did not answer in time."))
         }

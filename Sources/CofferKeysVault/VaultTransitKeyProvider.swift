@@ -176,8 +176,10 @@ public final class VaultTransitKeyProvider: KeyProvider, CustomStringConvertible
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        let response = try await client.execute(request, timeout: .init(timeout))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any])
+        let (status, bytes) = try await ProviderBackoff.within(timeout) { [client, request] in
+            let response = try await client.execute(request, timeout: .init(timeout))
+            return (response.status.code, try await response.body.collect(upTo: 1 << 20))
+        }
+        return (status, (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any])
     }
 }

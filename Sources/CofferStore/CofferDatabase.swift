@@ -7,7 +7,8 @@ import SQLKit
 /// - `write` runs its body in one transaction: all of its statements commit together, durably (the commit has
 ///   reached stable storage when `write` returns), or none do if the body throws.
 /// - Writes are serialized: two `write` bodies never interleave.
-/// - `read` sees only committed data.
+/// - `read` sees only committed data. Its body may run more than once (a PostgreSQL connection found dead before
+///   it answered anything is replaced, and the body run again on the new one), so it must only read.
 public protocol CofferDatabase: Sendable {
     /// Which SQL dialect the repositories must speak.
     var dialect: SQLDialectKind { get }

@@ -15,6 +15,8 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// The thread every ``SQLiteDatabaseStore`` commits on (a server opens one store; tests open many, and their
     /// commits simply take turns).
     static let writer = DedicatedThreadExecutor(name: "coffer-writer")
+    /// The thread of ``BlockingWork``.
+    static let blocking = DedicatedThreadExecutor(name: "coffer-blocking")
 
     private struct Queue {
         var jobs: [UnownedJob] = []
@@ -55,5 +57,15 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
             }
             job.runSynchronously(on: asUnownedTaskExecutor())
         }
+    }
+}
+
+/// Work that keeps its thread busy for long (a scan of a whole table, a loop of MACs over it, file I/O with
+/// `fsync`), run on a thread of its own rather than on the caller's. The server's tasks run on the event loops
+/// that also carry its connections' I/O (and a SQLite read runs on its caller's thread), so such work done there
+/// would stall every connection of that loop until it ended. Jobs on this thread take turns.
+public enum BlockingWork {
+    public static func run<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(DedicatedThreadExecutor.blocking, operation: work)
     }
 }

@@ -135,21 +135,24 @@ public final class PostgresDatabaseStore: CofferDatabase {
         }
     }
 
+    /// How many connections one operation may lease when each is found dead before answering.
+    static let leaseAttempts = 3
+
     /// Runs `operation` on a leased connection. Fails with `store_unavailable` when no connection comes within
     /// ``timeout`` (the lease is cancelled), or when the work on it takes longer than ``transactionTimeout``: then
     /// the connection is closed, which ends the statement in flight (``GuardedPostgresDatabase``) and so the
     /// operation, and returns only once the operation has ended. A connection the server closes ends it the same way;
     /// but one found dead before it answered anything (``GuardedPostgresDatabase/diedBeforeAnswering(_:)``) is
-    /// replaced by another lease, up to ``leaseAttempts`` in all, within the same time limits.
-    /// How many connections one operation may lease when each is found dead before answering.
-    static let leaseAttempts = 3
-
+    /// replaced by another lease, up to ``leaseAttempts`` in all, while ``timeout`` has not passed.
     private func bounded<T: Sendable>(
         _ operation: @escaping @Sendable (GuardedPostgresDatabase) async throws -> T
     ) async throws -> T {
         let timeout = self.timeout
         let transactionTimeout = self.transactionTimeout
         let lease = Lease()
+        // A dead connection is replaced only while a lease may still be waited for: a later lease would wait past
+        // ``timeout``, on the transaction's time.
+        let leaseDeadline = ContinuousClock.now + timeout
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 var attempt = 1
@@ -163,7 +166,9 @@ public final class PostgresDatabaseStore: CofferDatabase {
                             do {
                                 return try await operation(db)
                             } catch {
-                                if db.diedBeforeAnswering(error), attempt < Self.leaseAttempts, lease.end() {
+                                if db.diedBeforeAnswering(error), attempt < Self.leaseAttempts,
+                                    ContinuousClock.now < leaseDeadline, lease.end()
+                                {
                                     throw DeadConnection()
                                 }
                                 throw OperationFailed(error: error)

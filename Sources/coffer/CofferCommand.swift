@@ -42,8 +42,10 @@ struct CofferCommand: AsyncParsableCommand {
             var command = try parseAsRoot()
             if command is ServerCommand {
                 // The server's tasks run on NIO's event loop threads, where its connections' I/O already runs,
-                // instead of hopping to Swift's own pool and back on every await that touches a connection. Its
-                // blocking work (bcrypt, WAL checkpoints, SQLite writes) runs on threads of its own.
+                // instead of hopping to Swift's own pool and back on every await that touches a connection. Work
+                // that holds a thread for long runs on threads of its own: bcrypt and WAL checkpoints on thread
+                // pools, SQLite commits on the writer's thread, audit verification and the audit file's export on
+                // `BlockingWork`'s. A SQLite read runs on its caller's thread; the usual ones take microseconds.
                 NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             }
             if var asyncCommand = command as? any AsyncParsableCommand {

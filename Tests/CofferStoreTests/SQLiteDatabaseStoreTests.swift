@@ -317,3 +317,14 @@ struct RowDecodingTests {
         }
     }
 }
+
+@Suite("Blocking work")
+struct BlockingWorkTests {
+    @Test("BlockingWork runs its body on a thread of its own, whatever thread the caller is on")
+    func ownThread() async throws {
+        let name = try await BlockingWork.run {
+            try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
+        }
+        #expect(name.trimmingCharacters(in: .whitespacesAndNewlines) == "coffer-blocking")
+    }
+}
