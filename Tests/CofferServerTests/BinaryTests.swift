@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CofferTestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -76,7 +77,7 @@ struct BinaryTests {
     func serverStartsOnDefaults() async throws {
         let cwd = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: cwd) }
-        let port = Int.random(in: 20_000...40_000)
+        let port = try unusedLoopbackPort()
         let process = Process()
         process.executableURL = cofferBinary
         process.arguments = ["server", "--port", String(port)]

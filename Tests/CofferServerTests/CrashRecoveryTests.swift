@@ -3,6 +3,7 @@ import CofferCore
 import CofferCrypto
 import CofferKeys
 import CofferStore
+import CofferTestSupport
 import Crypto
 import Foundation
 import Logging
@@ -17,9 +18,10 @@ import Glibc
 /// A `coffer server` child process on a loopback port.
 final class ServerProcess {
     let process = Process()
-    let port = Int.random(in: 40_001...60_000)
+    let port: Int
 
     init(dataDirectory: URL, environment: [String: String]) throws {
+        port = try unusedLoopbackPort()
         process.executableURL = cofferBinary
         process.arguments = ["server", "--port", String(port), "--data-dir", dataDirectory.path]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

@@ -1,4 +1,5 @@
 import CofferServer
+import CofferTestSupport
 import Foundation
 import Testing
 
@@ -155,7 +156,7 @@ struct HostileClientTests {
         raiseDescriptorLimit()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-fd-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = Int.random(in: 20_000...40_000)
+        let port = try unusedLoopbackPort()
         let server = try await startCofferServer(
             ["COFFER_HEADER_TIMEOUT_SECONDS": "60", "COFFER_RATE_LIMIT_PER_MINUTE": "0"], limits: "ulimit -Sn 256",
             port: port, directory: directory)

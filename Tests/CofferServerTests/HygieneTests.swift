@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CofferTestSupport
 import Foundation
 import HTTPTypes
 import NIOCore
@@ -105,7 +106,7 @@ struct HygieneTests {
         openssl.waitUntilExit()
         #expect(openssl.terminationStatus == 0)
 
-        let port = Int.random(in: 40_001...60_000)
+        let port = try unusedLoopbackPort()
         let server = Process()
         server.executableURL = cofferBinary
         server.arguments = ["server", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path,

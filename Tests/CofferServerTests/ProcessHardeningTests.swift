@@ -1,3 +1,4 @@
+import CofferTestSupport
 import Foundation
 import Testing
 
@@ -24,7 +25,7 @@ struct ProcessHardeningTests {
         try (masterKey + "\n").write(to: secrets.appendingPathComponent("master"), atomically: true, encoding: .utf8)
         try jwtSecret.write(to: secrets.appendingPathComponent("jwt"), atomically: true, encoding: .utf8)
         let data = directory.appendingPathComponent("data")
-        let port = Int.random(in: 20_000...40_000)
+        let port = try unusedLoopbackPort()
         let server = try await startCofferServer(
             [
                 "COFFER_MASTER_KEY_FILE": secrets.appendingPathComponent("master").path,
