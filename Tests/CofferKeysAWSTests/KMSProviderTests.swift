@@ -76,8 +76,9 @@ struct KMSProviderTests {
                 try await kms.wrap(SymmetricKey(size: .bits256), context: "coffer:dek:ws1:1")
             } throws: { ($0 as? KeyError)?.code == .providerUnavailable }
             let took = ContinuousClock.now - started
-            // Ten attempts of a second each, with their pauses, took over ten seconds before.
-            #expect(took < .seconds(3), "\(what): \(took)")
+            // Ten attempts of a second each, with their pauses, took over ten seconds before; the margin is for a
+            // loaded test process.
+            #expect(took < .seconds(6), "\(what): \(took)")
         }
     }
 }

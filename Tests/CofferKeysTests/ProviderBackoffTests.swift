@@ -46,8 +46,9 @@ struct ProviderBackoffTests {
         } throws: { ($0 as? KeyError)?.publicMessage == "no answer" }
         let took = ContinuousClock.now - started
         let times = given.withLock { $0 }
-        // Without the deadline: 50 attempts of 150 ms, and their pauses, over 7.5 s.
-        #expect(took < .seconds(5), "\(took)")
+        // Without the deadline: 50 attempts of 150 ms and their pauses (up to 2 s each), well over 20 s. The bound
+        // is loose because a loaded test process resumes sleepers late.
+        #expect(took < .seconds(20), "\(took)")
         #expect(times.count < 50)
         #expect(times.allSatisfy { $0 <= .milliseconds(600) })
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 > $1 }, "each attempt is given less time: \(times)")
@@ -63,7 +64,8 @@ struct ProviderBackoffTests {
                 return 1
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The body alone would take 30 s; a loaded test process resumes the deadline's sleeper late.
+        #expect(ContinuousClock.now - started < .seconds(20))
         #expect(try await ProviderBackoff.within(.seconds(5)) { 7 } == 7)
     }
 }
