@@ -37,18 +37,42 @@ final class ConnectionGuard {
 
     let deadlines: ConnectionDeadlines
     private(set) var phase = Phase.head
+    /// When the connection is closed unless its phase moves on first; `.distantFuture` while the server handles a
+    /// request.
+    private var deadline = NIODeadline.distantFuture
+    /// The one scheduled check of ``deadline`` (see ``check(on:)``).
     private var timer: Scheduled<Void>?
     private var writeTimer: Scheduled<Void>?
+    /// The shortest of the deadlines that ``arm(_:on:)`` sets.
+    private let shortest: TimeAmount
     /// Requests received and responses finished: with pipelining, the connection is idle only when they match.
     private var requests = 0
     private var responses = 0
 
-    init(deadlines: ConnectionDeadlines) { self.deadlines = deadlines }
+    init(deadlines: ConnectionDeadlines) {
+        self.deadlines = deadlines
+        shortest = min(deadlines.header, deadlines.body, deadlines.idle)
+    }
 
     private func arm(_ delay: TimeAmount, on channel: any Channel) {
-        timer?.cancel()
-        timer = channel.eventLoop.scheduleTask(in: delay) { [weak channel] in
-            channel?.close(promise: nil)
+        deadline = .now() + delay
+        if timer == nil { check(on: channel) }
+    }
+
+    /// Schedules the check of ``deadline``: past it, the check closes the connection; before it, the check schedules
+    /// itself again; while the server handles a request, it stops until the next ``arm(_:on:)``. It runs at the
+    /// deadline, or ``shortest`` from now if that is sooner: every deadline set before it runs is at least that far
+    /// away, so a check never has to move earlier, and a keep-alive request schedules and cancels nothing.
+    private func check(on channel: any Channel) {
+        let time = min(deadline, .now() + shortest)
+        timer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: time) { [weak self, weak channel] in
+            guard let self, let channel else { return }
+            self.timer = nil
+            if self.deadline <= .now() {
+                channel.close(promise: nil)
+            } else if self.deadline != .distantFuture {
+                self.check(on: channel)
+            }
         }
     }
 
@@ -58,9 +82,7 @@ final class ConnectionGuard {
         case .idle: arm(deadlines.idle, on: channel)
         case .head: arm(deadlines.header, on: channel)
         case .body: arm(deadlines.body, on: channel)
-        case .handling:
-            timer?.cancel()
-            timer = nil
+        case .handling: deadline = .distantFuture
         }
     }
 

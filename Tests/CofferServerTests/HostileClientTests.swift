@@ -201,6 +201,17 @@ struct HostileClientTests {
             #expect(refused.text.hasPrefix("HTTP/1.1 401"), "\(refused.text.prefix(200))")
             early.send("{")
             #expect(try await early.isClosed(within: .seconds(5)), "closed after the idle deadline, not held forever")
+
+            // Idle for most of the idle deadline, then a head that stops halfway: from its first byte the header
+            // deadline (2 s) applies, not what was left of the idle one.
+            let halfway = try RawConnection(port: port)
+            halfway.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answered = try await halfway.read(timeout: .seconds(5)) { $0.contains("{\"status\":\"ok\"}") }
+            #expect(answered.text.hasPrefix("HTTP/1.1 200"), "\(answered.text)")
+            try await Task.sleep(for: .milliseconds(2_500))
+            halfway.send("GET /health HTTP/1.1\r\nHost: x\r\n")
+            #expect(try await !halfway.isClosed(within: .seconds(1)), "still open past the idle deadline: a request began")
+            #expect(try await halfway.isClosed(within: .seconds(3)), "closed at the header deadline")
         }
     }
 
