@@ -157,9 +157,7 @@ public final class KVService: Sendable {
         }
         let plaintext: String
         do {
-            plaintext = try await database.read { db in
-                try await self.secrets.keyring.open(stored, workspaceID: workspaceID, on: db)
-            }
+            plaintext = try await secrets.keyring.open(stored, workspaceID: workspaceID, reading: database)
         } catch let error as CofferError {
             try await secrets.audit.appendDurably(
                 event(secret.id, false, ["reason": .string(error.code.rawValue), "version": .number(Double(stored.version))]))

@@ -92,14 +92,30 @@ public final class Keyring: Sendable {
     /// - Throws: `integrity_check_failed` if the ciphertext, its DEK or its binding to workspace, secret and
     ///   version does not authenticate.
     func open(_ stored: SecretVersionRecord, workspaceID: String, on db: any SQLDatabase) async throws -> String {
+        try await open(stored, workspaceID: workspaceID) { version in
+            try await dataKey(workspaceID: workspaceID, version: version, on: db)
+        }
+    }
+
+    /// As ``open(_:workspaceID:on:)``, outside a transaction: the data key's record is read through `database`
+    /// only when the key is not in memory, so a read whose key is cached takes no second read of the store.
+    func open(_ stored: SecretVersionRecord, workspaceID: String, reading database: any CofferDatabase) async throws -> String {
+        try await open(stored, workspaceID: workspaceID) { version in
+            if let cached = cached(workspaceID: workspaceID, version: version) { return cached }
+            return try await database.read { db in
+                try await self.dataKey(workspaceID: workspaceID, version: version, on: db)
+            }
+        }
+    }
+
+    private func open(
+        _ stored: SecretVersionRecord, workspaceID: String, key: (Int) async throws -> EnvelopeKey?
+    ) async throws -> String {
         let integrityError = CofferError(
             .integrityCheckFailed, "The stored value failed its integrity check; it was not returned.")
         let aad = Self.secretAAD(workspaceID: workspaceID, secretID: stored.secretId, version: stored.version)
         let plaintext = try await unseal(
-            stored.ciphertext, dekVersion: stored.dekVersion, aad: aad, integrityError: integrityError
-        ) { version in
-            try await dataKey(workspaceID: workspaceID, version: version, on: db)
-        }
+            stored.ciphertext, dekVersion: stored.dekVersion, aad: aad, integrityError: integrityError, key: key)
         guard let text = String(validating: plaintext, as: UTF8.self) else { throw integrityError }
         return text
     }

@@ -32,9 +32,7 @@ extension SecretService {
                 // Once the key provider has failed to answer, the rest fail the same way without asking it again:
                 // each call may take the provider's whole timeout.
                 if let failure, failure.code == .keyProviderUnavailable { throw failure }
-                let value = try await database.read { db in
-                    try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
-                }
+                let value = try await keyring.open(stored, workspaceID: workspaceID, reading: database)
                 values.append(SecretValue(id: secret.id, name: secret.name, value: value, version: stored.version))
                 events.append(
                     AuditEvent(

@@ -243,9 +243,7 @@ public final class SecretService: Sendable {
         }
         let plaintext: String
         do {
-            plaintext = try await database.read { db in
-                try await self.keyring.open(stored, workspaceID: workspaceID, on: db)
-            }
+            plaintext = try await keyring.open(stored, workspaceID: workspaceID, reading: database)
         } catch let error as CofferError {
             try await audit.appendDurably(
                 event(false, ["reason": .string(error.code.rawValue), "version": .number(Double(stored.version))]))
