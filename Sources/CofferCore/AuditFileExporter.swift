@@ -29,7 +29,7 @@ public final class AuditFileExporter: Service, Sendable {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     while try await self.exportPending() == 1000 {}
