@@ -37,7 +37,7 @@ extension Keyring {
     }
 
     /// A version of a transit key, from the cache or unwrapped from its record; `nil` if it is not stored.
-    private func transitKey(_ key: TransitKeyRecord, version: Int, on db: any SQLDatabase) async throws -> EnvelopeKey? {
+    fileprivate func transitKey(_ key: TransitKeyRecord, version: Int, on db: any SQLDatabase) async throws -> EnvelopeKey? {
         let cacheName = Self.cacheName(key, version: version)
         if let cached = cached(cacheName) { return cached }
         guard let record = try await transitKeys.version(version, workspaceID: key.workspaceId, name: key.name, on: db)
@@ -58,9 +58,9 @@ extension Keyring {
 
     /// Encrypts with version `version` of a transit key: Vault's `vault:v<N>:…` text.
     func transitEncrypt(
-        _ plaintext: [UInt8], key: TransitKeyRecord, version: Int, aad: [UInt8], on db: any SQLDatabase
+        _ plaintext: [UInt8], version: Int, aad: [UInt8], with versions: TransitKeyVersions
     ) async throws -> String {
-        guard let prepared = try await transitKey(key, version: version, on: db) else {
+        guard let prepared = try await versions.prepared(version) else {
             throw CofferError(.validationFailed, "requested version for encryption is not available")
         }
         return TransitCiphertext.text(
@@ -70,8 +70,9 @@ extension Keyring {
     /// Decrypts a `vault:v<N>:…` text whose version the key's bounds allow (at least `min_decryption_version`,
     /// not trimmed away); returns the plaintext and N.
     func transitDecrypt(
-        _ ciphertext: String, key: TransitKeyRecord, aad: [UInt8], on db: any SQLDatabase
+        _ ciphertext: String, aad: [UInt8], with versions: TransitKeyVersions
     ) async throws -> (plaintext: [UInt8], version: Int) {
+        let key = versions.key
         let minimumVersion = max(key.minDecryptionVersion, key.minAvailableVersion)
         let parsed: (version: Int, sealed: [UInt8])
         do {
@@ -83,7 +84,7 @@ extension Keyring {
             throw CofferError(.invalidCiphertext, "ciphertext or signature version is disallowed by policy (too old)")
         }
         guard parsed.version <= key.latestVersion,
-            let prepared = try await transitKey(key, version: parsed.version, on: db)
+            let prepared = try await versions.prepared(parsed.version)
         else {
             throw CofferError(.invalidCiphertext, "invalid ciphertext: no key version \(parsed.version)")
         }
@@ -92,5 +93,28 @@ extension Keyring {
         } catch {
             throw CofferError(.invalidCiphertext, "cipher: message authentication failed")
         }
+    }
+}
+
+/// The versions of one transit key that one request uses, each looked up in the keyring once per request rather
+/// than once per item (a batch's items mostly share one version). Used by one task, inside one read.
+final class TransitKeyVersions {
+    let key: TransitKeyRecord
+    private let keyring: Keyring
+    private let db: any SQLDatabase
+    private var found: [Int: EnvelopeKey] = [:]
+
+    init(_ key: TransitKeyRecord, keyring: Keyring, on db: any SQLDatabase) {
+        self.key = key
+        self.keyring = keyring
+        self.db = db
+    }
+
+    /// Version `version`, prepared for AES-GCM; `nil` if it is not stored.
+    func prepared(_ version: Int) async throws -> EnvelopeKey? {
+        if let known = found[version] { return known }
+        let prepared = try await keyring.transitKey(key, version: version, on: db)
+        if let prepared { found[version] = prepared }
+        return prepared
     }
 }

@@ -315,7 +315,7 @@ public final class TransitService: Sendable {
     private func run(
         _ action: AuditAction, key name: String, items: [TransitItem], create: Bool, in workspaceID: String,
         by principal: Principal, origin: RequestOrigin,
-        _ body: @Sendable (TransitItem, TransitKeyRecord, any SQLDatabase) async throws -> TransitResult
+        _ body: @Sendable (TransitItem, TransitKeyVersions) async throws -> TransitResult
     ) async throws -> [TransitResult] {
         let role = try await access.authorize(.read, in: workspaceID, principal: principal, action: action, origin: origin)
         try Self.validateName(name)
@@ -361,14 +361,15 @@ public final class TransitService: Sendable {
     /// Runs `body` over the items in one read; an item's own failure (its input, its ciphertext) is its result.
     private func readItems(
         _ items: [TransitItem], key: TransitKeyRecord,
-        _ body: @Sendable (TransitItem, TransitKeyRecord, any SQLDatabase) async throws -> TransitResult
+        _ body: @Sendable (TransitItem, TransitKeyVersions) async throws -> TransitResult
     ) async throws -> [TransitResult] {
         try await database.read { db in
+            let versions = TransitKeyVersions(key, keyring: self.keyring, on: db)
             var results: [TransitResult] = []
             results.reserveCapacity(items.count)
             for item in items {
                 do {
-                    results.append(try await body(item, key, db))
+                    results.append(try await body(item, versions))
                 } catch let error as TransitItemError {
                     results.append(.failure(error.message))
                 } catch let error as CofferError where [.invalidCiphertext, .validationFailed].contains(error.code) {
@@ -395,13 +396,12 @@ public final class TransitService: Sendable {
         _ items: [TransitItem], key name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws -> [TransitResult] {
         try await run(.encrypted, key: name, items: items, create: true, in: workspaceID, by: principal, origin: origin) {
-            item, key, db in
+            item, versions in
             let plaintext = try Self.decode(item.input, field: "plaintext")
             guard plaintext.count <= Self.maxPlaintextBytes else { throw TransitItemError("plaintext is too large") }
             let aad = try Self.decode(item.associatedData, field: "associated_data")
-            let version = try Self.encryptionVersion(item, key)
-            let text = try await self.keyring.transitEncrypt(
-                plaintext, key: key, version: version, aad: aad, on: db)
+            let version = try Self.encryptionVersion(item, versions.key)
+            let text = try await self.keyring.transitEncrypt(plaintext, version: version, aad: aad, with: versions)
             return .success(text, keyVersion: version)
         }
     }
@@ -411,10 +411,9 @@ public final class TransitService: Sendable {
         _ items: [TransitItem], key name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws -> [TransitResult] {
         try await run(.decrypted, key: name, items: items, create: false, in: workspaceID, by: principal, origin: origin) {
-            item, key, db in
+            item, versions in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
-            var (plaintext, version) = try await self.keyring.transitDecrypt(
-                item.input, key: key, aad: aad, on: db)
+            var (plaintext, version) = try await self.keyring.transitDecrypt(item.input, aad: aad, with: versions)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             return .success(Base64.encode(plaintext), keyVersion: version)
         }
@@ -426,14 +425,12 @@ public final class TransitService: Sendable {
         _ items: [TransitItem], key name: String, in workspaceID: String, by principal: Principal, origin: RequestOrigin
     ) async throws -> [TransitResult] {
         try await run(.rewrapped, key: name, items: items, create: false, in: workspaceID, by: principal, origin: origin) {
-            item, key, db in
+            item, versions in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
-            var (plaintext, _) = try await self.keyring.transitDecrypt(
-                item.input, key: key, aad: aad, on: db)
+            var (plaintext, _) = try await self.keyring.transitDecrypt(item.input, aad: aad, with: versions)
             defer { plaintext.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-            let version = try Self.encryptionVersion(item, key)
-            let text = try await self.keyring.transitEncrypt(
-                plaintext, key: key, version: version, aad: aad, on: db)
+            let version = try Self.encryptionVersion(item, versions.key)
+            let text = try await self.keyring.transitEncrypt(plaintext, version: version, aad: aad, with: versions)
             return .success(text, keyVersion: version)
         }
     }
@@ -451,11 +448,12 @@ public final class TransitService: Sendable {
         let results = try await run(
             .encrypted, key: name, items: [TransitItem(input: encoded, associatedData: associatedData)], create: false,
             in: workspaceID, by: principal, origin: origin
-        ) { item, key, db in
+        ) { item, versions in
             let aad = try Self.decode(item.associatedData, field: "associated_data")
             let text = try await self.keyring.transitEncrypt(
-                try Self.decode(item.input, field: "plaintext"), key: key, version: key.latestVersion, aad: aad, on: db)
-            return .success(text, keyVersion: key.latestVersion)
+                try Self.decode(item.input, field: "plaintext"), version: versions.key.latestVersion, aad: aad,
+                with: versions)
+            return .success(text, keyVersion: versions.key.latestVersion)
         }
         switch results[0] {
         case .success(let ciphertext, let version):

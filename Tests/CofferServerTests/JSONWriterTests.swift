@@ -129,3 +129,120 @@ struct JSONWriterTests {
         try expectSameBytes(SecretValue(id: "id", name: "n", value: "", version: 1))
     }
 }
+
+/// The transit answers skip `JSONEncoder` and their requests `JSONDecoder`; these tests hold both to them.
+@Suite("Vault transit JSON")
+struct VaultTransitJSONTests {
+    private typealias Output = VaultTransitController.Output
+    private typealias Body = VaultTransitController.CryptoBody
+
+    private func expectSameBytes<T: JSONWritable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var json = JSONWriter()
+        value.write(to: &json)
+        #expect(
+            String(decoding: json.bytes, as: UTF8.self)
+                == String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self),
+            sourceLocation: sourceLocation)
+    }
+
+    @Test("results and Vault's envelope are the encoder's bytes, every optional field present or absent")
+    func answers() throws {
+        let awkward = "a\"b\\c/d\u{1}é🔑"
+        let outputs = [
+            Output(), Output(ciphertext: "vault:v1:abc/+=", keyVersion: 1),
+            Output(plaintext: awkward, reference: awkward), Output(keyVersion: -3, error: awkward, reference: ""),
+            Output(ciphertext: "c", plaintext: "p", keyVersion: Int.max, error: "e", reference: "r"),
+        ]
+        for output in outputs {
+            try expectSameBytes(output)
+            try expectSameBytes(VaultEnvelope(requestID: "req-1", data: output))
+        }
+        try expectSameBytes(VaultTransitController.BatchResults(batchResults: outputs))
+        try expectSameBytes(VaultTransitController.BatchResults(batchResults: []))
+        try expectSameBytes(VaultEnvelope(requestID: awkward, data: VaultTransitController.BatchResults(batchResults: outputs)))
+        try expectSameBytes(VaultEnvelope<Output>(requestID: "r", data: nil, mountType: "transit"))
+        try expectSameBytes(VaultEnvelope(requestID: "r", data: Output(ciphertext: "x"), mountType: awkward))
+    }
+
+    /// What the reader makes of `text`, and what `JSONDecoder` does.
+    private func both(_ text: [UInt8]) -> (read: Body?, decoded: Body?) {
+        var json = JSONReader(text)
+        return (Body(reading: &json), try? JSONDecoder().decode(Body.self, from: Data(text)))
+    }
+
+    /// Whatever the reader takes, the decoder decodes to the same body.
+    private func expectAgreement(_ text: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+        let (read, decoded) = both(text)
+        if let read {
+            #expect(decoded.map { Self.same(read, $0) } == true, "\(String(decoding: text, as: UTF8.self))",
+                sourceLocation: sourceLocation)
+        }
+    }
+
+    private static func same(_ a: Body, _ b: Body) -> Bool {
+        func same(_ x: Body.Item, _ y: Body.Item) -> Bool {
+            x.plaintext == y.plaintext && x.ciphertext == y.ciphertext && x.associatedData == y.associatedData
+                && x.keyVersion == y.keyVersion && x.context == y.context && x.reference == y.reference
+        }
+        guard same(a.single, b.single), a.partialFailureResponseCode == b.partialFailureResponseCode,
+            (a.batchInput == nil) == (b.batchInput == nil), a.batchInput?.count == b.batchInput?.count
+        else { return false }
+        return zip(a.batchInput ?? [], b.batchInput ?? []).allSatisfy { same($0, $1) }
+    }
+
+    @Test("the bodies clients send are read without the decoder, and read as the decoder reads them")
+    func commonBodies() {
+        let taken = [
+            #"{"plaintext":"Y29mZmVy"}"#, #"{"ciphertext":"vault:v1:abc/+=="}"#,
+            #"{"batch_input":[{"plaintext":"YQ==","reference":"r1"},{"plaintext":"Yg==","key_version":2}]}"#,
+            #" { "batch_input" : [ { "ciphertext" : "vault:v2:x" , "associated_data" : "YWQ=" } ] , "partial_failure_response_code" : 400 } "#,
+            "{\n\t\"plaintext\": \"eA==\",\r\n\"context\": null, \"key_version\": null}",
+            #"{"plaintext":"é🔑","reference":""}"#, #"{"batch_input":[]}"#, #"{"batch_input":null}"#, "{}",
+            #"{"key_version":0}"#, #"{"key_version":-0}"#, #"{"key_version":-9223372036854775808}"#,
+            #"{"plaintext":"a","batch_input":[{}],"ciphertext":"b"}"#,
+        ]
+        for text in taken {
+            let (read, decoded) = both(Array(text.utf8))
+            #expect(read != nil, "taken: \(text)")
+            #expect(decoded != nil, "decodable: \(text)")
+            expectAgreement(Array(text.utf8))
+        }
+    }
+
+    @Test("what the reader declines is left to the decoder: escapes, fractions, unknown or repeated keys, bad text")
+    func declined() {
+        let declined = [
+            #"{"plaintext":"a\/b"}"#, #"{"plaintext":"\u0041"}"#, #"{"key_version":1.0}"#, #"{"key_version":1e2}"#,
+            #"{"key_version":01}"#, #"{"key_version":9223372036854775808}"#, #"{"key_version":"1"}"#,
+            #"{"plaintext":1}"#, #"{"plaintext":"a","plaintext":"b"}"#, #"{"unknown":"x"}"#, #"{"batch_input":{}}"#,
+            #"{"batch_input":[1]}"#, #"{"batch_input":[{"extra":true}]}"#, #"[{"plaintext":"a"}]"#, #"{"plaintext":"a"}x"#,
+            #"{"plaintext":"a""#, #"{"plaintext":"a",}"#, "{\"plaintext\":\"a\u{1}\"}", "", "nul", #"{"plaintext":true}"#,
+        ]
+        for text in declined {
+            #expect(both(Array(text.utf8)).read == nil, "declined: \(text)")
+        }
+        #expect(both([0x7B, 0x22, 0x70, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]).read == nil, "invalid UTF-8")
+    }
+
+    @Test("every one-byte change, cut and insertion of a batch body: the reader agrees with the decoder or declines")
+    func mutations() {
+        let body = Array(
+            #"{"batch_input":[{"plaintext":"YQ==","key_version":12,"reference":"r"},{"ciphertext":"vault:v1:eA=="}],"partial_failure_response_code":207}"#
+                .utf8)
+        let alphabet = Array(#"{}[]":,\ 0123456789-.eEnulltrueaA/"#.utf8) + [0x00, 0x1F, 0x80, 0xFF]
+        for position in body.indices {
+            var cut = body
+            cut.remove(at: position)
+            expectAgreement(cut)
+            expectAgreement(Array(body[..<position]))
+            for byte in alphabet {
+                var changed = body
+                changed[position] = byte
+                expectAgreement(changed)
+                var inserted = body
+                inserted.insert(byte, at: position)
+                expectAgreement(inserted)
+            }
+        }
+    }
+}

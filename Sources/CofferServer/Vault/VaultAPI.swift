@@ -1,4 +1,5 @@
 import CofferCore
+import CofferJSON
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -68,18 +69,30 @@ struct VaultError: Error {
 /// JSON on `/v1`: `Content-Type: application/json` exactly (hvac reads error bodies only with that header).
 enum VaultJSON {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONCoding.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let body: ByteBuffer
+        if let writable = value as? any JSONWritable {
+            var json = JSONWriter()
+            writable.write(to: &json)
+            body = ByteBuffer(bytes: json.bytes)
+        } else {
+            body = ByteBuffer(bytes: (try? JSONCoding.encoder.encode(value)) ?? Data("{}".utf8))
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
-    /// Reads an optional JSON body: an absent or empty one is `empty`. Errors are Vault's 400s.
+    /// Reads an optional JSON body: an absent or empty one is `empty`. Errors are Vault's 400s. `reading`, when
+    /// given, reads the body first; what it declines is decoded with `JSONDecoder`.
     static func decode<T: Decodable>(
-        _ type: T.Type, from request: Request, context: CofferRequestContext, empty: T
+        _ type: T.Type, from request: Request, context: CofferRequestContext, empty: T,
+        reading: ((inout JSONReader) -> T?)? = nil
     ) async throws -> T {
         var request = request
         let buffer = try await request.collectBody(upTo: context.maxBodyBytes)
         guard buffer.readableBytes > 0 else { return empty }
+        if let reading {
+            var json = JSONReader(Array(buffer.readableBytesView))
+            if let value = reading(&json) { return value }
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
@@ -116,6 +129,22 @@ struct VaultEnvelope<Payload: Encodable & Sendable>: Encodable, Sendable {
         try c.encodeNil(forKey: .warnings)
         try c.encodeNil(forKey: .auth)
         if let mountType { try c.encode(mountType, forKey: .mountType) }
+    }
+}
+
+extension VaultEnvelope: JSONWritable where Payload: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { envelope in
+            envelope.member("auth") { $0.null() }
+            envelope.member("data") { json in if let data { json.value(data) } else { json.null() } }
+            envelope.member("lease_duration") { $0.integer(0) }
+            envelope.member("lease_id") { $0.string("") }
+            if let mountType { envelope.member("mount_type") { $0.string(mountType) } }
+            envelope.member("renewable") { $0.bool(false) }
+            envelope.member("request_id") { $0.string(requestID) }
+            envelope.member("warnings") { $0.null() }
+            envelope.member("wrap_info") { $0.null() }
+        }
     }
 }
 
