@@ -101,10 +101,9 @@ public final class AuditLog: Sendable {
             previousMAC = record.mac
             chained.append(record)
         }
-        try await records.insert(chained, on: db)
-        if !events.isEmpty {
-            try await MetaRepository().set(Self.headKey, headCheckpoint(seq: seq, mac: previousMAC), on: db)
-        }
+        guard !events.isEmpty else { return }
+        try await records.append(
+            chained, head: headCheckpoint(seq: seq, mac: previousMAC), headKey: Self.headKey, on: db)
     }
 
     /// Appends one event in its own durable commit, shared with whatever other events are waiting.

@@ -19,21 +19,45 @@ public struct AuditRepository: Sendable {
 
     /// Inserts records in as few statements as the parameter limits allow (a group commit writes one).
     public func insert(_ records: [AuditRecord], on db: any SQLDatabase) async throws {
-        // Thirteen parameters a row.
-        try await db.execRows(records, rowsPerStatement: 2_000) { record in
-            """
-            (\(bind: record.seq), \(bind: record.id), \(bind: record.workspaceId), \(bind: record.secretId),
-            \(bind: record.action), \(bind: record.userId), \(bind: record.ipAddress), \(bind: record.userAgent),
-            \(bind: record.requestId), \(bind: record.details), \(bind: record.success), \(bind: record.createdAt),
-            \(bind: record.mac))
-            """
-        } statement: { rows in
-            """
-            INSERT INTO secret_audits (seq, id, workspace_id, secret_id, action, user_id, ip_address, user_agent,
-                request_id, details, success, created_at, mac)
-            VALUES \(rows)
-            """
+        try await db.execRows(records, rowsPerStatement: Self.rowsPerStatement, row: Self.row, statement: Self.insert)
+    }
+
+    /// Inserts records and sets the chain head (the `coffer_meta` value `headKey`) in the caller's transaction.
+    /// On PostgreSQL a batch and the head go in one statement: one round trip less for every audit commit.
+    public func append(
+        _ records: [AuditRecord], head: Data, headKey: String, on db: any SQLDatabase
+    ) async throws {
+        guard db.isPostgres, records.count <= Self.rowsPerStatement else {
+            try await insert(records, on: db)
+            try await MetaRepository().set(headKey, head, on: db)
+            return
         }
+        // A data-modifying WITH runs to completion whether or not the statement reads its output.
+        try await db.exec(
+            """
+            WITH appended AS (\(Self.insert(records.map(Self.row).joined(separator: ", "))))
+            \(MetaRepository.upsert(headKey, head))
+            """)
+    }
+
+    /// Thirteen parameters a row.
+    private static let rowsPerStatement = 2_000
+
+    private static func row(_ record: AuditRecord) -> SQLQueryString {
+        """
+        (\(bind: record.seq), \(bind: record.id), \(bind: record.workspaceId), \(bind: record.secretId),
+        \(bind: record.action), \(bind: record.userId), \(bind: record.ipAddress), \(bind: record.userAgent),
+        \(bind: record.requestId), \(bind: record.details), \(bind: record.success), \(bind: record.createdAt),
+        \(bind: record.mac))
+        """
+    }
+
+    private static func insert(_ rows: SQLQueryString) -> SQLQueryString {
+        """
+        INSERT INTO secret_audits (seq, id, workspace_id, secret_id, action, user_id, ip_address, user_agent,
+            request_id, details, success, created_at, mac)
+        VALUES \(rows)
+        """
     }
 
     /// A secret's records, newest first.

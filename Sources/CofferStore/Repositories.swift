@@ -413,11 +413,15 @@ public struct MetaRepository: Sendable {
     }
 
     public func set(_ key: String, _ value: Data, on db: any SQLDatabase) async throws {
-        try await db.exec(
-            """
-            INSERT INTO coffer_meta (key, value) VALUES (\(bind: key), \(bind: value))
-            ON CONFLICT (key) DO UPDATE SET value = excluded.value
-            """)
+        try await db.exec(Self.upsert(key, value))
+    }
+
+    /// The statement that sets `key` to `value`.
+    static func upsert(_ key: String, _ value: Data) -> SQLQueryString {
+        """
+        INSERT INTO coffer_meta (key, value) VALUES (\(bind: key), \(bind: value))
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value
+        """
     }
 }
 
