@@ -92,23 +92,21 @@ public struct JSONReader {
 
     /// `null` as nil, or a string as ``string()`` reads it; `false` when the value is neither (or declined).
     public mutating func optionalString(into value: inout String?) -> Bool {
-        if null() {
-            value = nil
-            return true
-        }
-        guard let text = string() else { return false }
-        value = text
-        return true
+        optional(into: &value) { $0.string() }
     }
 
     /// `null` as nil, or an integer as ``integer()`` reads it; `false` when the value is neither (or declined).
     public mutating func optionalInteger(into value: inout Int?) -> Bool {
+        optional(into: &value) { $0.integer() }
+    }
+
+    private mutating func optional<Value>(into value: inout Value?, _ read: (inout JSONReader) -> Value?) -> Bool {
         if null() {
             value = nil
             return true
         }
-        guard let number = integer() else { return false }
-        value = number
+        guard let read = read(&self) else { return false }
+        value = read
         return true
     }
 

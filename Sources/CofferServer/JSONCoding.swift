@@ -1,6 +1,8 @@
 import CofferCore
+import CofferJSON
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// JSON in and out, with the API's conventions (ISO 8601 dates, no escaped slashes).
 enum JSONCoding {
@@ -10,6 +12,17 @@ enum JSONCoding {
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder
     }()
+
+    /// `value` as a response body: written by ``JSONWriter`` when it is ``JSONWritable`` (the hot responses: the
+    /// same bytes as the encoder, without its intermediate tree), else by the encoder.
+    static func body(_ value: some Encodable) throws -> ByteBuffer {
+        if let writable = value as? any JSONWritable {
+            var json = JSONWriter()
+            writable.write(to: &json)
+            return ByteBuffer(bytes: json.bytes)
+        }
+        return ByteBuffer(bytes: try encoder.encode(value))
+    }
 
     /// Reads and decodes a JSON request body, mapping every failure to a clear client error:
     /// not JSON → 400 `invalid_json`; missing, null or mistyped field → 422 `validation_failed` naming the field;

@@ -1,6 +1,5 @@
 import CofferCore
 import CofferKeys
-import CofferJSON
 import Foundation
 import Hummingbird
 import NIOCore
@@ -112,15 +111,7 @@ struct JSONResponse<Value: Encodable & Sendable>: ResponseGenerator {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body: ByteBuffer
-        if let writable = value as? any JSONWritable {
-            // The hot responses: the same bytes as the encoder, without its intermediate tree.
-            var json = JSONWriter()
-            writable.write(to: &json)
-            body = ByteBuffer(bytes: json.bytes)
-        } else {
-            body = ByteBuffer(bytes: try JSONCoding.encoder.encode(value))
-        }
+        let body = try JSONCoding.body(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))

@@ -69,14 +69,7 @@ struct VaultError: Error {
 /// JSON on `/v1`: `Content-Type: application/json` exactly (hvac reads error bodies only with that header).
 enum VaultJSON {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        let body: ByteBuffer
-        if let writable = value as? any JSONWritable {
-            var json = JSONWriter()
-            writable.write(to: &json)
-            body = ByteBuffer(bytes: json.bytes)
-        } else {
-            body = ByteBuffer(bytes: (try? JSONCoding.encoder.encode(value)) ?? Data("{}".utf8))
-        }
+        let body = (try? JSONCoding.body(value)) ?? ByteBuffer(string: "{}")
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
