@@ -1,10 +1,10 @@
 /// Reads the common shapes of JSON request bodies on hot paths without `JSONDecoder`, and declines the rest.
 ///
 /// Guarantee: a value it reads is the value `JSONDecoder` decodes from the same bytes. It takes objects, arrays,
-/// strings without escapes, integers, `true`, `false` and `null`; on anything else (an escape, a control character
-/// or invalid UTF-8 in a string, a fraction or an exponent, an integer out of range, malformed text) the call
-/// returns `nil` or `false`, and the caller decodes the body with `JSONDecoder`, which then decides and words any
-/// error. So a body means the same, and fails the same, whichever path read it.
+/// strings without escapes, integers and `null`; on anything else (an escape, a control character or invalid UTF-8
+/// in a string, a fraction or an exponent, an integer out of range, a boolean, malformed text) the call returns
+/// `nil` or `false`, and the caller decodes the body with `JSONDecoder`, which then decides and words any error.
+/// So a body means the same, and fails the same, whichever path read it.
 public struct JSONReader {
     private let bytes: [UInt8]
     private var index = 0

@@ -249,9 +249,8 @@ struct VaultTransitController {
             partialFailureResponseCode = try c.decodeIfPresent(Int.self, forKey: .partialFailureResponseCode)
         }
 
-        /// The body as ``init(from:)`` decodes it, read without `JSONDecoder` (a third of a batch's CPU); `nil`
-        /// for what ``JSONReader`` declines, and for a key it does not know or that appears twice, which are left
-        /// to the decoder.
+        /// The body as ``init(from:)`` decodes it, read without `JSONDecoder`; `nil` for what ``JSONReader``
+        /// declines, and for a key it does not know or that appears twice, which are left to the decoder.
         init?(reading json: inout JSONReader) {
             var body = CryptoBody()
             var seen = Seen()
