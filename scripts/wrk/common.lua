@@ -25,23 +25,30 @@ function setup(thread)
     table.insert(threads, thread)
 end
 
--- Reads the file of ids named by COFFER_BENCH_IDS, one per line, all of one length. `ids.count` is how many;
--- `ids:at(i)` is the i-th (1-based). The ids stay in the file's one string: a million ids held as a million Lua
--- strings make every garbage-collection cycle of wrk's thread mark them all in one step, a pause of tens of
--- milliseconds that wrk adds to the latency of every request in flight, though the server never sees it.
+-- Reads the file of ids named by COFFER_BENCH_IDS, one per line, all of one length. `ids:next()` is the next id of
+-- this thread's round robin over all of them, each thread from its own starting point. The ids stay in the file's
+-- one string: a million ids held as a million Lua strings make every garbage-collection cycle of wrk's thread mark
+-- them all in one step, a pause of tens of milliseconds that wrk adds to the latency of every request in flight,
+-- though the server never sees it.
 function bench.load_ids()
     local file = assert(io.open(os.getenv("COFFER_BENCH_IDS"), "rb"))
     local text = file:read("*a")
     file:close()
     local width = assert(string.find(text, "\n", 1, true), "no ids") - 1
     local stride = width + 1
-    assert(#text % stride == 0, "the ids are not all " .. width .. " characters long")
+    local uneven = "the ids are not all " .. width .. " characters long"
+    assert(#text % stride == 0, uneven)
     for newline = stride, #text, stride do
-        assert(string.byte(text, newline) == 10, "the ids are not all " .. width .. " characters long")
+        assert(string.byte(text, newline) == 10, uneven)
     end
+    local count = #text / stride
+    local position = (thread_index or 1) * 7919 % count
     return {
-        count = #text / stride,
-        at = function(_, i) return string.sub(text, (i - 1) * stride + 1, (i - 1) * stride + width) end,
+        next = function()
+            position = position % count + 1
+            local first = (position - 1) * stride + 1
+            return string.sub(text, first, first + width - 1)
+        end,
     }
 end
 

@@ -4,14 +4,13 @@
 -- 0 or unset runs as fast as the server answers.
 dofile(os.getenv("COFFER_WRK_DIR") .. "/common.lua")
 
-local ids, next_id, prefix, count, created
+local ids, prefix, count, created
 local delay_ms = tonumber(os.getenv("COFFER_SOAK_DELAY_MS") or "0")
 local value = string.rep("v", 100)
 local json_headers = { ["Authorization"] = bench.headers["Authorization"], ["Content-Type"] = "application/json" }
 
 function init(args)
     ids = bench.load_ids()
-    next_id = (thread_index or 1) * 7919 % ids.count
     prefix = "SOAK_" .. os.getenv("COFFER_BENCH_RUN") .. "_T" .. tostring(thread_index or 1) .. "_"
     count = 0
     created = {}
@@ -25,22 +24,19 @@ function request()
     count = count + 1
     local slot = count % 20
     if slot < 12 then
-        next_id = next_id % ids.count + 1
-        return wrk.format("GET", bench.secrets .. "/" .. ids:at(next_id) .. "/value", bench.headers)
+        return wrk.format("GET", bench.secrets .. "/" .. ids:next() .. "/value", bench.headers)
     elseif slot < 15 then
         return wrk.format("GET", bench.secrets .. "?limit=10&offset=" .. (count % 50) * 10, bench.headers)
     elseif slot < 17 then
         local body = '{"name": "' .. prefix .. count .. '", "value": "' .. value .. '"}'
         return wrk.format("POST", bench.secrets, json_headers, body)
     elseif slot < 19 then
-        next_id = next_id % ids.count + 1
         local body = '{"new_value": "rotated-' .. count .. '"}'
-        return wrk.format("POST", bench.secrets .. "/" .. ids:at(next_id) .. "/rotate", json_headers, body)
+        return wrk.format("POST", bench.secrets .. "/" .. ids:next() .. "/rotate", json_headers, body)
     elseif #created > 0 then
         return wrk.format("DELETE", bench.secrets .. "/" .. table.remove(created, 1), bench.headers)
     else
-        next_id = next_id % ids.count + 1
-        return wrk.format("GET", bench.secrets .. "/" .. ids:at(next_id) .. "/value", bench.headers)
+        return wrk.format("GET", bench.secrets .. "/" .. ids:next() .. "/value", bench.headers)
     end
 end
 
